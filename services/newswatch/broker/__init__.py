@@ -1,0 +1,3 @@
+"""newswatch.broker."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""newswatch.classifier."""
+
+__all__: list[str] = []

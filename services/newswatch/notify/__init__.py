@@ -1,0 +1,3 @@
+"""newswatch.notify."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""newswatch.poller."""
+
+__all__: list[str] = []

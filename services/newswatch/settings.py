@@ -1,0 +1,55 @@
+"""The one typed settings object, read from ``NEWSWATCH_*`` environment variables with safe defaults.
+
+Nested sections use ``__``: ``NEWSWATCH_KAFKA__BOOTSTRAP_SERVERS=broker:9092``,
+``NEWSWATCH_POLLER__FEEDS_FILE=feeds.yaml``. Nothing else in the code reads ``os.environ``.
+
+    settings = Settings()
+    settings.kafka.bootstrap_servers
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from newswatch.classifier.settings import ClassifierSettings
+from newswatch.notify.settings import NotifySettings
+from newswatch.poller.settings import PollerSettings
+from newswatch.worker.settings import WorkerSettings
+
+
+class KafkaSettings(BaseModel):
+    """How every client we create reaches Kafka (plaintext locally, TLS and/or SASL in production)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    topic_articles: str = "news.articles.v1"
+    topic_classified: str = "news.classified.v1"
+    topic_alerts: str = "news.alerts.v1"
+    topic_deadletter: str = "news.deadletter.v1"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSWATCH_", env_nested_delimiter="__", frozen=True, extra="ignore"
+    )
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    state_dir: Path = Field(default=Path(".state"), description="Local state: broker data, poller store.")
+    kafka: KafkaSettings = KafkaSettings()
+    poller: PollerSettings = PollerSettings()
+    classifier: ClassifierSettings = ClassifierSettings()
+    worker: WorkerSettings = WorkerSettings()
+    notify: NotifySettings = NotifySettings()

@@ -1,0 +1,3 @@
+"""newswatch.worker."""
+
+__all__: list[str] = []
