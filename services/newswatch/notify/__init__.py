@@ -1,3 +1,21 @@
-"""newswatch.notify."""
+"""newswatch.notify: alert delivery to subscribers (``newswatch notify``, ``newswatch alerts tail``).
 
-__all__: list[str] = []
+The package root exports only the subscriber-side helper, so receivers can verify webhooks cheaply:
+
+    from newswatch.notify import verify_signature, SIGNATURE_HEADER, TIMESTAMP_HEADER
+    verify_signature(secret, headers[TIMESTAMP_HEADER], body, headers[SIGNATURE_HEADER], tolerance=300)
+
+Modules: ``subscriptions`` (file and filters), ``webhook`` (signed POST, retries), ``signing``, ``console``,
+``encoding`` (decode/encode alerts), ``store`` (delivery log), ``dispatch`` (per-subscription queues,
+offset tracking), ``metrics``, ``errors``, ``settings``, ``main`` (CLI wiring).
+"""
+
+from newswatch.notify.signing import (
+    DELIVERY_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    sign,
+    verify_signature,
+)
+
+__all__ = ["DELIVERY_HEADER", "SIGNATURE_HEADER", "TIMESTAMP_HEADER", "sign", "verify_signature"]

@@ -1,0 +1,358 @@
+"""Fan-out: one queue and one task per subscription, so a slow or failing destination delays only itself.
+
+The intake (``Dispatcher.submit``) filters each alert per subscription, skips versions the delivery log
+has settled, and queues the rest. Each subscription's task delivers in topic order; a delivery that
+exhausts its retries becomes a DeadLetter (service ``notify``, reason ``delivery_failed``). The
+:class:`OffsetTracker` yields, per partition, the offset below which every delivery is settled; only
+that offset is committed, so a crash re-reads at most unsettled alerts and the log drops repeats.
+
+    dispatcher = Dispatcher(subs, deliverers, store, metrics, sink)
+    await dispatcher.start()
+    await dispatcher.submit(envelope)        # waits only when that subscription's queue is full
+    consumer.commit(dispatcher.tracker.committable())
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol, TextIO
+
+from newswatch.contracts import Alert, DeadLetter, DeadLetterReason
+from newswatch.notify.console import format_alert
+from newswatch.notify.errors import DeliveryError
+from newswatch.notify.metrics import NotifyMetrics
+from newswatch.notify.store import DeliveryStore
+from newswatch.notify.subscriptions import ConsoleDestination, Subscription, WebhookDestination
+from newswatch.notify.webhook import DeliveryResult, RetryCallback, WebhookSender
+
+__all__ = [
+    "ConsoleDeliverer",
+    "DeadLetterSink",
+    "Deliverer",
+    "Dispatcher",
+    "Envelope",
+    "FileDeadLetterSink",
+    "OffsetTracker",
+    "TopicPartition",
+    "WebhookDeliverer",
+    "build_deadletter",
+    "build_deliverers",
+    "make_deadletter",
+]
+
+log = logging.getLogger(__name__)
+
+TopicPartition = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """An alert with where it came from (for offsets and dead letters) and its original bytes."""
+
+    alert: Alert
+    raw: bytes
+    key: bytes | None
+    topic: str
+    partition: int
+    offset: int
+
+    @property
+    def tp(self) -> TopicPartition:
+        return (self.topic, self.partition)
+
+
+class Deliverer(Protocol):
+    async def deliver(self, alert: Alert, on_retry: RetryCallback | None = None) -> DeliveryResult: ...
+
+
+class DeadLetterSink(Protocol):
+    async def send(self, subscription: str, deadletter: DeadLetter, key: bytes | None) -> None: ...
+
+
+@dataclass
+class WebhookDeliverer:
+    """Adapts :class:`WebhookSender` to one subscription's destination."""
+
+    sender: WebhookSender
+    destination: WebhookDestination
+
+    async def deliver(self, alert: Alert, on_retry: RetryCallback | None = None) -> DeliveryResult:
+        return await self.sender.deliver(self.destination, alert, on_retry)
+
+
+@dataclass
+class ConsoleDeliverer:
+    """Writes one escaped line per alert (see :func:`format_alert`)."""
+
+    stream: TextIO
+
+    async def deliver(self, alert: Alert, on_retry: RetryCallback | None = None) -> DeliveryResult:
+        self.stream.write(format_alert(alert) + "\n")
+        self.stream.flush()
+        return DeliveryResult(True, 1, None, None, 0.0)
+
+
+@dataclass
+class FileDeadLetterSink:
+    """Appends DeadLetter v1 JSON lines to ``<directory>/<subscription>.jsonl``."""
+
+    directory: Path
+
+    async def send(self, subscription: str, deadletter: DeadLetter, key: bytes | None) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        line = deadletter.model_dump_json() + "\n"
+        with (self.directory / f"{subscription}.jsonl").open("a", encoding="utf-8") as fh:
+            fh.write(line)
+
+
+def build_deadletter(
+    *,
+    reason: DeadLetterReason,
+    error: str,
+    topic: str,
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    value: bytes,
+) -> DeadLetter:
+    """A DeadLetter v1 from the notify service for the record at ``topic``/``partition``/``offset``."""
+    return DeadLetter(
+        service="notify",
+        reason=reason,
+        error=error[:4000],
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        original_key_b64=base64.b64encode(key).decode() if key is not None else None,
+        original_value_b64=base64.b64encode(value).decode(),
+        original_size_bytes=len(value),
+        failed_at=datetime.now(UTC),
+    )
+
+
+def make_deadletter(env: Envelope, subscription: str, result: DeliveryResult) -> DeadLetter:
+    """A DeadLetter v1 (service notify, reason delivery_failed) for a delivery that gave up."""
+    return build_deadletter(
+        reason="delivery_failed",
+        error=f"subscription {subscription}: {result.error} after {result.attempts} attempt(s)",
+        topic=env.topic,
+        partition=env.partition,
+        offset=env.offset,
+        key=env.key,
+        value=env.raw,
+    )
+
+
+@dataclass
+class OffsetTracker:
+    """Per partition, the offsets still awaiting deliveries; ``committable`` gives safe commit points.
+
+    >>> t = OffsetTracker(); t.add(("a", 0), 5, pending=1); t.add(("a", 0), 6, pending=0)
+    >>> t.committable()          # offset 5 still pending
+    {}
+    >>> t.done(("a", 0), 5); t.committable()
+    {('a', 0): 7}
+    """
+
+    _pending: dict[TopicPartition, dict[int, int]] = field(default_factory=dict)
+    _next: dict[TopicPartition, int] = field(default_factory=dict)
+    _committed: dict[TopicPartition, int] = field(default_factory=dict)
+
+    def add(self, tp: TopicPartition, offset: int, pending: int) -> None:
+        self._pending.setdefault(tp, {})[offset] = pending
+        self._advance(tp)
+
+    def done(self, tp: TopicPartition, offset: int) -> None:
+        offsets = self._pending.get(tp)
+        if offsets is None or offset not in offsets:
+            return  # partition revoked meanwhile
+        offsets[offset] -= 1
+        self._advance(tp)
+
+    def _advance(self, tp: TopicPartition) -> None:
+        offsets = self._pending[tp]
+        for offset in sorted(offsets):
+            if offsets[offset] > 0:
+                break
+            del offsets[offset]
+            self._next[tp] = offset + 1
+
+    def committable(self) -> dict[TopicPartition, int]:
+        """Partitions whose commit point moved since the last :meth:`mark_committed`."""
+        return {tp: off for tp, off in self._next.items() if self._committed.get(tp) != off}
+
+    def mark_committed(self, offsets: Mapping[TopicPartition, int]) -> None:
+        self._committed.update(offsets)
+
+    def forget(self, tps: Sequence[TopicPartition]) -> None:
+        """Drop revoked partitions; their unsettled alerts are re-read by the next owner."""
+        for tp in tps:
+            self._pending.pop(tp, None)
+            self._next.pop(tp, None)
+            self._committed.pop(tp, None)
+
+    def pending_count(self) -> int:
+        return sum(n for offsets in self._pending.values() for n in offsets.values())
+
+
+class Dispatcher:
+    """Owns the per-subscription queues and tasks; see the module docstring."""
+
+    def __init__(
+        self,
+        subscriptions: Sequence[Subscription],
+        deliverers: Mapping[str, Deliverer],
+        store: DeliveryStore,
+        metrics: NotifyMetrics,
+        deadletters: DeadLetterSink,
+        *,
+        queue_size: int = 10_000,
+        deadletter_retry_seconds: float = 5.0,
+    ) -> None:
+        self._subs = tuple(subscriptions)
+        self._deliverers = dict(deliverers)
+        self._store = store
+        self._metrics = metrics
+        self._deadletters = deadletters
+        self._dl_retry = deadletter_retry_seconds
+        self._queues: dict[str, asyncio.Queue[Envelope]] = {
+            s.name: asyncio.Queue(queue_size) for s in self._subs
+        }
+        self._in_flight: dict[str, set[tuple[str, int]]] = {s.name: set() for s in self._subs}
+        self._tasks: list[asyncio.Task[None]] = []
+        self.tracker = OffsetTracker()
+
+    async def start(self) -> None:
+        """Start one delivery task per subscription."""
+        self._tasks = [asyncio.create_task(self._run(s), name=f"notify:{s.name}") for s in self._subs]
+
+    async def submit(self, env: Envelope) -> None:
+        """Queue ``env`` for every subscription that wants it and has not settled this version yet."""
+        alert = env.alert
+        ident = (alert.alert_id, alert.version)
+        wanted: list[Subscription] = []
+        for sub in self._subs:
+            if not sub.matches(alert):
+                self._metrics.deliveries.labels(subscription=sub.name, outcome="filtered").inc()
+            elif ident in self._in_flight[sub.name] or self._store.seen(sub.name, *ident):
+                self._metrics.deliveries.labels(subscription=sub.name, outcome="duplicate").inc()
+            else:
+                wanted.append(sub)
+        self.tracker.add(env.tp, env.offset, len(wanted))
+        for sub in wanted:
+            self._in_flight[sub.name].add(ident)
+            await self._queues[sub.name].put(env)
+            self._metrics.queued.labels(subscription=sub.name).set(self._queues[sub.name].qsize())
+
+    def skip(self, topic: str, partition: int, offset: int) -> None:
+        """Account for a record that needs no delivery (e.g. dead-lettered as undecodable)."""
+        self.tracker.add((topic, partition), offset, 0)
+
+    async def _run(self, sub: Subscription) -> None:
+        queue = self._queues[sub.name]
+        deliverer = self._deliverers[sub.name]
+        while True:
+            env = await queue.get()
+            try:
+                await self._deliver_one(sub.name, deliverer, env)
+            except Exception:
+                log.exception(
+                    "delivery_crashed", extra={"subscription": sub.name, "alert_id": env.alert.alert_id}
+                )
+            finally:
+                queue.task_done()
+                self._metrics.queued.labels(subscription=sub.name).set(queue.qsize())
+
+    async def _deliver_one(self, name: str, deliverer: Deliverer, env: Envelope) -> None:
+        alert = env.alert
+
+        def on_retry(attempt: int, exc: DeliveryError) -> None:
+            self._metrics.deliveries.labels(subscription=name, outcome="retry").inc()
+            log.warning(
+                "delivery_retry",
+                extra={
+                    "subscription": name,
+                    "alert_id": alert.alert_id,
+                    "attempt": attempt,
+                    "error": str(exc),
+                },
+            )
+
+        result = await deliverer.deliver(alert, on_retry)
+        self._metrics.delivery_duration.labels(subscription=name).observe(result.duration_seconds)
+        if result.ok:
+            self._store.record(name, alert.alert_id, alert.version, "sent")
+            self._metrics.deliveries.labels(subscription=name, outcome="sent").inc()
+            self._metrics.last_delivery.labels(subscription=name).set_to_current_time()
+            log.info(
+                "alert_delivered",
+                extra={
+                    "subscription": name,
+                    "alert_id": alert.alert_id,
+                    "version": alert.version,
+                    "attempts": result.attempts,
+                },
+            )
+        else:
+            await self._dead_letter(name, env, result)
+            self._store.record(name, alert.alert_id, alert.version, "dead_lettered")
+            self._metrics.deliveries.labels(subscription=name, outcome="failed").inc()
+        self._in_flight[name].discard((alert.alert_id, alert.version))
+        self.tracker.done(env.tp, env.offset)
+
+    async def _dead_letter(self, name: str, env: Envelope, result: DeliveryResult) -> None:
+        deadletter = make_deadletter(env, name, result)
+        log.error(
+            "delivery_failed",
+            extra={
+                "subscription": name,
+                "alert_id": env.alert.alert_id,
+                "version": env.alert.version,
+                "attempts": result.attempts,
+                "error": result.error,
+            },
+        )
+        while True:  # a dead letter is never dropped: retry until the sink takes it
+            try:
+                await self._deadletters.send(name, deadletter, env.key)
+            except Exception:
+                log.exception("deadletter_send_failed", extra={"subscription": name})
+                await asyncio.sleep(self._dl_retry)
+                continue
+            self._metrics.deadletters.labels(reason="delivery_failed").inc()
+            return
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait until every queue is empty and idle, at most ``timeout`` s; True when drained."""
+        try:
+            await asyncio.wait_for(asyncio.gather(*(q.join() for q in self._queues.values())), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def stop(self) -> None:
+        """Cancel the delivery tasks (call :meth:`drain` first for a clean stop)."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+
+def build_deliverers(
+    subscriptions: Sequence[Subscription], sender: WebhookSender, stream: TextIO
+) -> dict[str, Deliverer]:
+    """One deliverer per subscription, by destination type."""
+    out: dict[str, Deliverer] = {}
+    for sub in subscriptions:
+        dest = sub.destination
+        if isinstance(dest, ConsoleDestination):
+            out[sub.name] = ConsoleDeliverer(stream)
+        else:
+            out[sub.name] = WebhookDeliverer(sender, dest)
+    return out

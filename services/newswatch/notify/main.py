@@ -1,0 +1,329 @@
+"""``newswatch notify`` and ``newswatch alerts tail``: alerts from Kafka to subscribers.
+
+Data flow:
+    news.alerts.v1 --(consumer group settings.notify.group_id, manual commits)--> decode_alert
+      --> Dispatcher.submit: per subscription filter + delivery log --> one queue/task per subscription
+      --> webhook (signed POST, retries) | console --> delivery log; failures --> DeadLetter v1
+      --> offsets committed only below the lowest unsettled record (OffsetTracker)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import ssl
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import KafkaError
+from aiokafka.helpers import create_ssl_context
+from prometheus_client import CollectorRegistry, start_http_server
+
+from newswatch.contracts import EVENT_TYPES, DeadLetter
+from newswatch.notify.console import format_alert
+from newswatch.notify.dispatch import (
+    DeadLetterSink,
+    Dispatcher,
+    Envelope,
+    FileDeadLetterSink,
+    build_deadletter,
+    build_deliverers,
+)
+from newswatch.notify.encoding import decode_alert, dumps_inert
+from newswatch.notify.errors import AlertDecodeError, SubscriptionConfigError
+from newswatch.notify.metrics import NotifyMetrics
+from newswatch.notify.store import DeliveryStore
+from newswatch.notify.subscriptions import Subscription, alert_matches, load_subscriptions
+from newswatch.notify.webhook import RetryPolicy, WebhookSender
+from newswatch.settings import KafkaSettings, Settings
+
+__all__ = ["add_alerts_arguments", "add_notify_arguments", "run_alerts", "run_notify"]
+
+log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------------------------------------- Kafka wiring
+def _kafka_kwargs(kafka: KafkaSettings) -> dict[str, Any]:
+    """aiokafka connection options from the shared Kafka settings (TLS and SASL included)."""
+    kwargs: dict[str, Any] = {
+        "bootstrap_servers": kafka.bootstrap_servers,
+        "security_protocol": kafka.security_protocol,
+    }
+    if kafka.security_protocol in ("SSL", "SASL_SSL"):
+        ctx: ssl.SSLContext = create_ssl_context(
+            cafile=str(kafka.ssl_cafile) if kafka.ssl_cafile else None,
+            certfile=str(kafka.ssl_certfile) if kafka.ssl_certfile else None,
+            keyfile=str(kafka.ssl_keyfile) if kafka.ssl_keyfile else None,
+        )
+        kwargs["ssl_context"] = ctx
+    if kafka.security_protocol.startswith("SASL"):
+        kwargs["sasl_mechanism"] = kafka.sasl_mechanism or "PLAIN"
+        kwargs["sasl_plain_username"] = kafka.sasl_username
+        kwargs["sasl_plain_password"] = (
+            kafka.sasl_password.get_secret_value() if kafka.sasl_password else None
+        )
+    return kwargs
+
+
+class _KafkaDeadLetterSink:
+    """DeadLetter v1 records on the dead-letter topic, keyed like the alert, subscription in a header."""
+
+    def __init__(self, producer: AIOKafkaProducer, topic: str) -> None:
+        self._producer = producer
+        self._topic = topic
+
+    async def send(self, subscription: str, deadletter: DeadLetter, key: bytes | None) -> None:
+        headers = [("subscription", subscription.encode())] if subscription else []
+        await self._producer.send_and_wait(
+            self._topic, value=deadletter.model_dump_json().encode(), key=key, headers=headers
+        )
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Commit what is settled before partitions move; forget their unsettled offsets."""
+
+    def __init__(self, consumer: AIOKafkaConsumer, dispatcher: Dispatcher) -> None:
+        self._consumer = consumer
+        self._dispatcher = dispatcher
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await _commit(self._consumer, self._dispatcher)
+        self._dispatcher.tracker.forget([(tp.topic, tp.partition) for tp in revoked])
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        log.info("partitions_assigned", extra={"partitions": sorted(tp.partition for tp in assigned)})
+
+
+async def _commit(consumer: AIOKafkaConsumer, dispatcher: Dispatcher) -> None:
+    offsets = dispatcher.tracker.committable()
+    if not offsets:
+        return
+    try:
+        await consumer.commit({TopicPartition(t, p): off for (t, p), off in offsets.items()})
+    except KafkaError as exc:  # a rebalance in progress; the next commit catches up
+        log.warning("commit_failed", extra={"error": str(exc)})
+        return
+    dispatcher.tracker.mark_committed(offsets)
+
+
+# ---------------------------------------------------------------------------------------------- notify
+def add_notify_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``newswatch notify``."""
+    parser.add_argument(
+        "--subscriptions",
+        type=Path,
+        default=None,
+        help="subscriptions YAML (default: NEWSWATCH_NOTIFY__SUBSCRIPTIONS_FILE)",
+    )
+    parser.add_argument("--check", action="store_true", help="validate the subscriptions file and exit")
+
+
+def _load(settings: Settings, override: Path | None) -> tuple[Subscription, ...]:
+    path = override or settings.notify.subscriptions_file
+    if path is None:
+        raise SubscriptionConfigError(
+            "no subscriptions file: pass --subscriptions or set NEWSWATCH_NOTIFY__SUBSCRIPTIONS_FILE"
+        )
+    subs = load_subscriptions(path, secrets=settings.notify.webhook_secrets)
+    if not subs:
+        raise SubscriptionConfigError(f"{path}: no subscriptions")
+    return subs
+
+
+async def _intake(
+    record: ConsumerRecord[bytes, bytes], dispatcher: Dispatcher, sink: DeadLetterSink, metrics: NotifyMetrics
+) -> None:
+    metrics.alerts_consumed.inc()
+    raw = record.value if record.value is not None else None
+    try:
+        alert = decode_alert(raw)
+    except AlertDecodeError as exc:
+        log.error(
+            "alert_invalid",
+            extra={
+                "partition": record.partition,
+                "offset": record.offset,
+                "reason": exc.reason,
+                "error": str(exc),
+            },
+        )
+        deadletter = build_deadletter(
+            reason=exc.reason,
+            error=str(exc),
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value or b"",
+        )
+        await sink.send("", deadletter, record.key)
+        metrics.deadletters.labels(reason=exc.reason).inc()
+        dispatcher.skip(record.topic, record.partition, record.offset)
+        return
+    env = Envelope(alert, raw or b"", record.key, record.topic, record.partition, record.offset)
+    await dispatcher.submit(env)
+
+
+async def _serve(settings: Settings, subs: tuple[Subscription, ...], metrics: NotifyMetrics) -> int:
+    cfg = settings.notify
+    kafka = settings.kafka
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    store = DeliveryStore(cfg.store_path or settings.state_dir / "notify.sqlite3")
+    pruned = store.prune(cfg.store_retention_seconds)
+    producer: AIOKafkaProducer | None = None
+    sink: DeadLetterSink
+    if cfg.deadletter == "topic":
+        producer = AIOKafkaProducer(**_kafka_kwargs(kafka), acks="all", enable_idempotence=True)
+        await producer.start()
+        sink = _KafkaDeadLetterSink(producer, kafka.topic_deadletter)
+    else:
+        sink = FileDeadLetterSink(cfg.deadletter_dir or settings.state_dir / "notify-deadletters")
+
+    consumer = AIOKafkaConsumer(
+        **_kafka_kwargs(kafka),
+        group_id=cfg.group_id,
+        enable_auto_commit=False,
+        auto_offset_reset=cfg.start_from,
+        client_id="newswatch-notify",
+    )
+    async with httpx.AsyncClient(
+        timeout=cfg.request_timeout_seconds, follow_redirects=False, trust_env=False
+    ) as client:
+        sender = WebhookSender(
+            client,
+            RetryPolicy(cfg.max_attempts, cfg.backoff_base_seconds, cfg.backoff_max_seconds),
+            user_agent=cfg.user_agent,
+        )
+        dispatcher = Dispatcher(
+            subs, build_deliverers(subs, sender, sys.stdout), store, metrics, sink, queue_size=cfg.queue_size
+        )
+        consumer.subscribe([kafka.topic_alerts], listener=_Rebalance(consumer, dispatcher))
+        await consumer.start()
+        await dispatcher.start()
+        log.info(
+            "notify_started",
+            extra={"subscriptions": [s.name for s in subs], "group_id": cfg.group_id, "pruned": pruned},
+        )
+        last_commit = time.monotonic()
+        try:
+            while not stop.is_set():
+                batches = await consumer.getmany(timeout_ms=500, max_records=500)
+                for records in batches.values():
+                    for record in records:
+                        await _intake(record, dispatcher, sink, metrics)
+                if time.monotonic() - last_commit >= cfg.commit_interval_seconds:
+                    await _commit(consumer, dispatcher)
+                    last_commit = time.monotonic()
+        finally:
+            drained = await dispatcher.drain(cfg.shutdown_grace_seconds)
+            await _commit(consumer, dispatcher)
+            await dispatcher.stop()
+            await consumer.stop()
+            if producer is not None:
+                await producer.stop()
+            store.close()
+            log.info("notify_stopped", extra={"drained": drained})
+    return 0
+
+
+def run_notify(args: argparse.Namespace) -> int:
+    """Deliver alerts until SIGTERM; exit 2 on a bad subscriptions file."""
+    settings: Settings = args.settings
+    try:
+        subs = _load(settings, args.subscriptions)
+    except SubscriptionConfigError as exc:
+        log.error("subscriptions_invalid", extra={"error": str(exc)})
+        print(f"newswatch notify: {exc}", file=sys.stderr)
+        return 2
+    if args.check:
+        for sub in subs:
+            print(
+                f"{sub.name}: {sub.destination.type} {list(sub.event_types)} "
+                f"countries={list(sub.countries) or 'any'} min_severity={sub.min_severity}"
+            )
+        return 0
+    registry = CollectorRegistry()
+    metrics = NotifyMetrics([s.name for s in subs], registry=registry)
+    if settings.notify.metrics_port:
+        start_http_server(settings.notify.metrics_port, settings.notify.metrics_host, registry=registry)
+    return asyncio.run(_serve(settings, subs, metrics))
+
+
+# ---------------------------------------------------------------------------------------------- alerts tail
+def add_alerts_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``newswatch alerts tail``."""
+    sub = parser.add_subparsers(dest="action", required=True, metavar="action")
+    tail = sub.add_parser("tail", help="print alerts as they arrive, filtered")
+    tail.add_argument("--event-type", action="append", choices=EVENT_TYPES, help="repeatable; default all")
+    tail.add_argument(
+        "--country", action="append", type=str.upper, help="ISO alpha-2, repeatable; default any"
+    )
+    tail.add_argument("--min-severity", choices=("routine", "urgent", "flash"), default="routine")
+    tail.add_argument("--from-beginning", action="store_true", help="start at the oldest retained alert")
+    tail.add_argument("--json", action="store_true", help="print Alert v1 JSON lines (HTML-inert escaping)")
+    tail.add_argument("--max-alerts", type=int, default=None, help="exit after printing this many")
+    tail.add_argument("--idle-timeout", type=float, default=None, help="exit after this many idle seconds")
+
+
+async def _tail(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    consumer = AIOKafkaConsumer(
+        settings.kafka.topic_alerts,
+        **_kafka_kwargs(settings.kafka),
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest" if args.from_beginning else "latest",
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    event_types = tuple(args.event_type or EVENT_TYPES)
+    countries = tuple(args.country or ())
+    printed = 0
+    await consumer.start()
+    try:
+        idle_since = time.monotonic()
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=250)
+            for records in batches.values():
+                for record in records:
+                    idle_since = time.monotonic()
+                    try:
+                        alert = decode_alert(record.value)
+                    except AlertDecodeError as exc:
+                        log.warning("alert_invalid", extra={"offset": record.offset, "error": str(exc)})
+                        continue
+                    if not alert_matches(
+                        alert, event_types=event_types, countries=countries, min_severity=args.min_severity
+                    ):
+                        continue
+                    line = dumps_inert(alert.model_dump(mode="json")) if args.json else format_alert(alert)
+                    out.write(line + "\n")
+                    out.flush()
+                    printed += 1
+                    if args.max_alerts is not None and printed >= args.max_alerts:
+                        return 0
+            if args.idle_timeout is not None and time.monotonic() - idle_since >= args.idle_timeout:
+                return 0
+    finally:
+        await consumer.stop()
+    return 0
+
+
+def run_alerts(args: argparse.Namespace) -> int:
+    """``newswatch alerts tail``: print matching alerts until interrupted (or --max-alerts/--idle-timeout)."""
+    with contextlib.suppress(BrokenPipeError):
+        return asyncio.run(_tail(args.settings, args, sys.stdout))
+    return 0

@@ -1,0 +1,162 @@
+"""Webhook delivery: a signed JSON POST per alert, retried with exponential back-off when a retry may help.
+
+Each attempt is signed afresh (new timestamp), so a receiver's replay window never rejects a late retry.
+Retried: network errors, timeouts, HTTP 408, 425, 429 and 5xx (``Retry-After`` honoured up to the cap).
+Not retried: other 4xx and 3xx (redirects are not followed: a webhook URL must be exact).
+
+    sender = WebhookSender(httpx.AsyncClient(), RetryPolicy(max_attempts=5))
+    result = await sender.deliver(destination, alert)
+    result.ok, result.attempts, result.error
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+
+import httpx
+
+from newswatch.contracts import Alert
+from newswatch.notify.encoding import encode_alert
+from newswatch.notify.errors import DeliveryError
+from newswatch.notify.signing import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from newswatch.notify.subscriptions import WebhookDestination
+
+__all__ = ["DeliveryResult", "RetryCallback", "RetryPolicy", "WebhookSender", "classify_response"]
+
+RetryCallback = Callable[[int, DeliveryError], None]
+_RETRYABLE_STATUS = frozenset({408, 425, 429})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Attempts and back-off: delay after the n-th failure is ``min(cap, base * 2**(n-1))``.
+
+    >>> [RetryPolicy(base_seconds=1, max_seconds=10).delay(n) for n in (1, 2, 3, 4, 5)]
+    [1.0, 2.0, 4.0, 8.0, 10.0]
+    """
+
+    max_attempts: int = 5
+    base_seconds: float = 1.0
+    max_seconds: float = 60.0
+
+    def delay(self, failures: int, retry_after: float | None = None) -> float:
+        backoff = min(self.max_seconds, self.base_seconds * 2.0 ** max(0, failures - 1))
+        if retry_after is not None:
+            backoff = max(backoff, min(self.max_seconds, retry_after))
+        return float(backoff)
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """The outcome of delivering one alert to one destination, retries included."""
+
+    ok: bool
+    attempts: int
+    status: int | None
+    error: str | None
+    duration_seconds: float
+
+
+def _retry_after(value: str | None, now: float) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+    except (TypeError, ValueError):
+        return None
+
+
+def classify_response(response: httpx.Response, now: float | None = None) -> None:
+    """Return quietly for 2xx; raise :class:`DeliveryError` saying whether another attempt may succeed.
+
+    >>> classify_response(httpx.Response(503))   # DeliveryError(retryable=True)
+    """
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    retryable = status >= 500 or status in _RETRYABLE_STATUS
+    hint = _retry_after(response.headers.get("Retry-After"), time.time() if now is None else now)
+    raise DeliveryError(f"HTTP {status}", retryable=retryable, retry_after=hint, status=status)
+
+
+class WebhookSender:
+    """Delivers alerts to webhook destinations through one shared ``httpx.AsyncClient``."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        policy: RetryPolicy,
+        *,
+        user_agent: str = "newswatch-notify",
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._client = client
+        self._policy = policy
+        self._user_agent = user_agent
+        self._clock = clock
+        self._sleep = sleep
+
+    def request_headers(
+        self, dest: WebhookDestination, alert: Alert, body: bytes, attempt: int
+    ) -> dict[str, str]:
+        """Headers of one attempt: content type, signature over ``<timestamp>.<body>``, delivery id."""
+        assert dest.secret is not None, "secrets are resolved when subscriptions are loaded"
+        timestamp = int(self._clock())
+        return {
+            **dest.headers,
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": self._user_agent,
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: sign(dest.secret.get_secret_value(), timestamp, body),
+            DELIVERY_HEADER: f"{alert.alert_id}:{alert.version}",
+            "X-Newswatch-Event": alert.event_type,
+            "X-Newswatch-Attempt": str(attempt),
+        }
+
+    async def attempt(self, dest: WebhookDestination, alert: Alert, body: bytes, attempt: int = 1) -> int:
+        """One POST; returns the 2xx status or raises :class:`DeliveryError`."""
+        headers = self.request_headers(dest, alert, body, attempt)
+        try:
+            response = await self._client.post(
+                dest.url,
+                content=body,
+                headers=headers,
+                timeout=dest.timeout_seconds or httpx.USE_CLIENT_DEFAULT,
+            )
+        except httpx.TimeoutException as exc:
+            raise DeliveryError(f"timeout: {type(exc).__name__}", retryable=True) from exc
+        except httpx.HTTPError as exc:
+            raise DeliveryError(f"network error: {type(exc).__name__}: {exc}", retryable=True) from exc
+        classify_response(response, self._clock())
+        return response.status_code
+
+    async def deliver(
+        self, dest: WebhookDestination, alert: Alert, on_retry: RetryCallback | None = None
+    ) -> DeliveryResult:
+        """Deliver ``alert``, retrying per the policy; never raises for delivery failures."""
+        body = encode_alert(alert)
+        started = time.perf_counter()
+        last: DeliveryError | None = None
+        attempts = 0
+        for attempts in range(1, self._policy.max_attempts + 1):
+            try:
+                status = await self.attempt(dest, alert, body, attempts)
+            except DeliveryError as exc:
+                last = exc
+                if not exc.retryable or attempts == self._policy.max_attempts:
+                    break
+                if on_retry is not None:
+                    on_retry(attempts, exc)
+                await self._sleep(self._policy.delay(attempts, exc.retry_after))
+                continue
+            return DeliveryResult(True, attempts, status, None, time.perf_counter() - started)
+        assert last is not None
+        return DeliveryResult(False, attempts, last.status, str(last), time.perf_counter() - started)

@@ -1,0 +1,206 @@
+"""Fan-out against a real local webhook receiver: filters, retries, dead letters, no duplicates after a
+restart, and a slow subscription that does not hold back another."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
+from tests.unit.notify.receiver import WebhookReceiver, make_alert
+
+from newswatch.contracts import Alert, DeadLetter
+from newswatch.notify.dispatch import (
+    Dispatcher,
+    Envelope,
+    FileDeadLetterSink,
+    OffsetTracker,
+    build_deliverers,
+)
+from newswatch.notify.encoding import encode_alert
+from newswatch.notify.metrics import NotifyMetrics
+from newswatch.notify.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
+from newswatch.notify.store import DeliveryStore
+from newswatch.notify.subscriptions import Subscription, parse_subscriptions
+from newswatch.notify.webhook import RetryPolicy, WebhookSender
+
+TOPIC = "news.alerts.v1"
+
+
+def _subs(rx: WebhookReceiver, entries: list[dict[str, object]]) -> tuple[Subscription, ...]:
+    for entry in entries:
+        entry["destination"] = {
+            "type": "webhook",
+            "url": rx.url(f"/{entry['name']}"),
+            "secret_ref": "hooks",
+        }
+    return parse_subscriptions({"subscriptions": entries}, secrets={"hooks": SecretStr("s3cret")})
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.items: list[tuple[str, DeadLetter]] = []
+
+    async def send(self, subscription: str, deadletter: DeadLetter, key: bytes | None) -> None:
+        self.items.append((subscription, deadletter))
+
+
+@asynccontextmanager
+async def running(
+    subs: tuple[Subscription, ...], store: DeliveryStore, sink: object | None = None
+) -> AsyncIterator[tuple[Dispatcher, NotifyMetrics]]:
+    metrics = NotifyMetrics([s.name for s in subs], registry=CollectorRegistry())
+    async with httpx.AsyncClient(timeout=30) as client:
+        sender = WebhookSender(client, RetryPolicy(3, 0.01, 0.05))
+        dispatcher = Dispatcher(
+            subs,
+            build_deliverers(subs, sender, sys.stdout),
+            store,
+            metrics,
+            sink or ListSink(),  # type: ignore[arg-type]
+        )
+        await dispatcher.start()
+        try:
+            yield dispatcher, metrics
+        finally:
+            await dispatcher.stop()
+
+
+def _env(alert: Alert, offset: int, partition: int = 0) -> Envelope:
+    return Envelope(alert, encode_alert(alert), alert.alert_id.encode(), TOPIC, partition, offset)
+
+
+def _count(metrics: NotifyMetrics, sub: str, outcome: str) -> float:
+    return metrics.deliveries.labels(subscription=sub, outcome=outcome)._value.get()
+
+
+async def test_filters_are_honoured_and_bodies_verifiable(tmp_path: Path) -> None:
+    alerts = [
+        make_alert(alert_id="a", event_type="coup", countries=["ML"], severity="flash"),
+        make_alert(alert_id="b", event_type="coup", countries=["NE"], severity="routine"),
+        make_alert(alert_id="c", event_type="military_withdrawal", countries=["ML"], severity="urgent"),
+        make_alert(alert_id="d", event_type="peacekeeping_change", countries=["CD"], severity="flash"),
+    ]
+    with WebhookReceiver() as rx:
+        subs = _subs(
+            rx,
+            [
+                {"name": "coups", "event_types": ["coup"]},
+                {"name": "mali", "countries": ["ML"]},
+                {"name": "urgent", "min_severity": "urgent"},
+            ],
+        )
+        async with running(subs, DeliveryStore(tmp_path / "s.db")) as (dispatcher, metrics):
+            for i, alert in enumerate(alerts):
+                await dispatcher.submit(_env(alert, i))
+            assert await dispatcher.drain(30)
+        got = {
+            name: sorted(json.loads(r.body)["alert_id"] for r in rx.requests(f"/{name}"))
+            for name in ("coups", "mali", "urgent")
+        }
+        assert got == {"coups": ["a", "b"], "mali": ["a", "c"], "urgent": ["a", "c", "d"]}
+        assert _count(metrics, "coups", "filtered") == 2 and _count(metrics, "urgent", "sent") == 3
+        for request in rx.requests():
+            assert verify_signature(
+                "s3cret",
+                request.headers[TIMESTAMP_HEADER],
+                request.body,
+                request.headers[SIGNATURE_HEADER],
+                300,
+            )
+        assert dispatcher.tracker.committable() == {(TOPIC, 0): 4}
+
+
+async def test_retries_after_500s_then_delivered_once(tmp_path: Path) -> None:
+    with WebhookReceiver() as rx:
+        rx.script("/flaky", [500, 500])
+        subs = _subs(rx, [{"name": "flaky"}])
+        async with running(subs, DeliveryStore(tmp_path / "s.db")) as (dispatcher, metrics):
+            await dispatcher.submit(_env(make_alert(), 0))
+            assert await dispatcher.drain(30)
+        assert [r.status for r in rx.requests("/flaky")] == [500, 500, 200]
+        assert _count(metrics, "flaky", "retry") == 2 and _count(metrics, "flaky", "sent") == 1
+
+
+async def test_exhausted_retries_become_a_deadletter_and_are_not_redelivered(tmp_path: Path) -> None:
+    store = DeliveryStore(tmp_path / "s.db")
+    sink = FileDeadLetterSink(tmp_path / "dl")
+    with WebhookReceiver() as rx:
+        rx.script("/down", [503] * 10)
+        subs = _subs(rx, [{"name": "down"}, {"name": "up"}])
+        async with running(subs, store, sink) as (dispatcher, metrics):
+            await dispatcher.submit(_env(make_alert(), 7))
+            assert await dispatcher.drain(30)
+        assert len(rx.requests("/down")) == 3 and len(rx.requests("/up")) == 1
+        assert _count(metrics, "down", "failed") == 1
+        (line,) = (tmp_path / "dl" / "down.jsonl").read_text().splitlines()
+        dead = DeadLetter.model_validate_json(line)
+        assert (dead.service, dead.reason, dead.offset, dead.topic) == ("notify", "delivery_failed", 7, TOPIC)
+        assert "down" in dead.error and "HTTP 503" in dead.error
+        assert store.outcome("down", "mw-ml-1", 1) == "dead_lettered"
+        assert dispatcher.tracker.committable() == {(TOPIC, 0): 8}
+
+
+async def test_no_duplicate_delivery_after_restart(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    v1, v2 = make_alert(version=1), make_alert(version=2, status="update", source_count=2)
+    with WebhookReceiver() as rx:
+        subs = _subs(rx, [{"name": "hook"}])
+        store = DeliveryStore(path)
+        async with running(subs, store) as (dispatcher, _):
+            await dispatcher.submit(_env(v1, 0))
+            await dispatcher.submit(_env(v1, 1))  # the worker re-sent the same version
+            assert await dispatcher.drain(30)
+        store.close()
+        store = DeliveryStore(path)  # a restart re-reads the topic from an older offset
+        async with running(subs, store) as (dispatcher, metrics):
+            for offset, alert in enumerate([v1, v1, v2]):
+                await dispatcher.submit(_env(alert, offset))
+            assert await dispatcher.drain(30)
+        versions = [json.loads(r.body)["version"] for r in rx.requests("/hook")]
+        assert versions == [1, 2]
+        assert _count(metrics, "hook", "duplicate") == 2
+
+
+async def test_slow_webhook_does_not_delay_another(tmp_path: Path) -> None:
+    with WebhookReceiver() as rx:
+        gate = rx.hold("/slow")
+        subs = _subs(rx, [{"name": "slow"}, {"name": "fast"}])
+        async with running(subs, DeliveryStore(tmp_path / "s.db")) as (dispatcher, _):
+            for i in range(20):
+                await dispatcher.submit(_env(make_alert(alert_id=f"a{i}"), i))
+            # every fast delivery completes while the slow endpoint still holds its first request
+            await asyncio.to_thread(rx.wait_for, "/fast", 20)
+            assert rx.requests("/slow") == []
+            assert dispatcher.tracker.committable() == {}  # offset 0 still unsettled for "slow"
+            gate.set()
+            assert await dispatcher.drain(60)
+        assert len(rx.requests("/slow")) == 20
+        assert dispatcher.tracker.committable() == {(TOPIC, 0): 20}
+
+
+def test_offset_tracker_commits_only_below_the_first_unsettled_record() -> None:
+    t = OffsetTracker()
+    tp = (TOPIC, 0)
+    t.add(tp, 10, pending=2)
+    t.add(tp, 11, pending=0)
+    t.add(tp, 12, pending=1)
+    assert t.committable() == {}
+    t.done(tp, 12)
+    t.done(tp, 10)
+    assert t.committable() == {}
+    t.done(tp, 10)
+    assert t.committable() == {tp: 13}
+    t.mark_committed({tp: 13})
+    assert t.committable() == {}
+    t.add((TOPIC, 1), 0, pending=0)
+    assert t.committable() == {(TOPIC, 1): 1}
+    t.forget([(TOPIC, 1)])
+    t.done((TOPIC, 1), 0)  # a late completion for a revoked partition is ignored
+    assert t.committable() == {} and t.pending_count() == 0

@@ -1,0 +1,124 @@
+"""Webhook attempts and retries, with httpx.MockTransport (no sockets): what is retried, how long it waits."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from tests.unit.notify.receiver import make_alert
+
+from newswatch.notify.errors import DeliveryError
+from newswatch.notify.signing import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
+from newswatch.notify.subscriptions import WebhookDestination
+from newswatch.notify.webhook import RetryPolicy, WebhookSender, classify_response
+
+DEST = WebhookDestination(url="https://hooks.example.org/x", secret=SecretStr("s3cret"))
+
+
+class Script:
+    """A MockTransport handler answering from a list (an int status or an exception to raise)."""
+
+    def __init__(self, answers: list[int | Exception | httpx.Response]) -> None:
+        self.answers = answers
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        answer = self.answers.pop(0) if self.answers else 200
+        if isinstance(answer, Exception):
+            raise answer
+        if isinstance(answer, httpx.Response):
+            return answer
+        return httpx.Response(answer)
+
+
+async def _deliver(
+    answers: list[int | Exception | httpx.Response], attempts: int = 4
+) -> tuple[object, Script, list[float], list[int]]:
+    script = Script(answers)
+    slept: list[float] = []
+    retries: list[int] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(script)) as client:
+        sender = WebhookSender(
+            client, RetryPolicy(attempts, 1.0, 8.0), clock=lambda: 1_700_000_000, sleep=sleep
+        )
+        result = await sender.deliver(DEST, make_alert(), on_retry=lambda n, exc: retries.append(n))
+    return result, script, slept, retries
+
+
+async def test_success_first_time_is_signed_json() -> None:
+    result, script, slept, _ = await _deliver([200])
+    assert result.ok and result.attempts == 1 and slept == []
+    (request,) = script.requests
+    body = request.content
+    assert request.method == "POST" and request.headers["content-type"].startswith("application/json")
+    assert json.loads(body)["alert_id"] == "mw-ml-1"
+    assert request.headers[DELIVERY_HEADER] == "mw-ml-1:1"
+    assert verify_signature(
+        "s3cret",
+        request.headers[TIMESTAMP_HEADER],
+        body,
+        request.headers[SIGNATURE_HEADER],
+        300,
+        now=1_700_000_000,
+    )
+
+
+async def test_retries_500s_with_exponential_backoff_then_succeeds() -> None:
+    result, script, slept, retries = await _deliver([500, 502, 503, 200])
+    assert result.ok and result.attempts == 4
+    assert slept == [1.0, 2.0, 4.0] and retries == [1, 2, 3]
+    assert [r.headers["X-Newswatch-Attempt"] for r in script.requests] == ["1", "2", "3", "4"]
+
+
+async def test_gives_up_after_max_attempts() -> None:
+    result, script, slept, _ = await _deliver([500] * 10, attempts=3)
+    assert not result.ok and result.attempts == 3 and len(script.requests) == 3
+    assert result.status == 500 and "HTTP 500" in str(result.error)
+    assert slept == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 410, 301])
+async def test_permanent_errors_are_not_retried(status: int) -> None:
+    result, script, slept, _ = await _deliver([status])
+    assert not result.ok and len(script.requests) == 1 and slept == []
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [httpx.ConnectError("refused"), httpx.ReadTimeout("slow"), httpx.RemoteProtocolError("eof")],
+)
+async def test_network_failures_are_retried(failure: Exception) -> None:
+    result, script, _, _ = await _deliver([failure, 200])
+    assert result.ok and len(script.requests) == 2
+
+
+async def test_retry_after_is_honoured_up_to_the_cap() -> None:
+    _, _, slept, _ = await _deliver([httpx.Response(429, headers={"Retry-After": "5"}), 200])
+    assert slept == [5.0]
+    _, _, slept, _ = await _deliver([httpx.Response(503, headers={"Retry-After": "3600"}), 200])
+    assert slept == [8.0]
+
+
+@pytest.mark.parametrize(
+    ("failures", "expected"),
+    [(1, 1.0), (2, 2.0), (3, 4.0), (4, 8.0), (5, 8.0), (30, 8.0)],
+)
+def test_backoff_schedule(failures: int, expected: float) -> None:
+    assert RetryPolicy(5, 1.0, 8.0).delay(failures) == expected
+
+
+def test_classify_response() -> None:
+    classify_response(httpx.Response(204))
+    with pytest.raises(DeliveryError) as info:
+        classify_response(httpx.Response(408))
+    assert info.value.retryable and info.value.status == 408
+    with pytest.raises(DeliveryError) as info:
+        classify_response(httpx.Response(422))
+    assert not info.value.retryable
