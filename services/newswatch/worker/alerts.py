@@ -1,0 +1,456 @@
+"""One alert per real-world event: match each positive (a :class:`Candidate`) to an open alert, or open one.
+
+    book = AlertBook(store, AlertPolicy())          # store: the Faust table, or a dict in tests
+    decision = book.apply(candidate, now=now)      # writes the new state; decision.alert is what to send
+    if decision.alert is not None:
+        send(decision.alert)
+        book.mark_emitted(decision.alert)          # only after Kafka acknowledged the alert
+
+Pure, no I/O. Matching (reasoning in docs/worker.md): candidates are grouped by event type (the key of the
+candidate topic, so one table partition owns a group). A candidate joins an open alert of its group if
+
+1. its event time (published_at, else fetched_at) lies within ``window_hours`` of the alert's event span,
+2. its countries overlap the alert's countries (skipped when either side has none), and
+3. ``0.5 * country_score + 0.5 * text_score >= min_match_score``, where both scores are overlap coefficients
+   (``|A & B| / min(|A|, |B|)``): of the country sets (0.5 when either is unknown), and of the folded 5-letter
+   word stems of title + evidence (English and French stop words dropped).
+
+The best-scoring alert wins (ties: earliest first_seen). State lives in three kinds of keys of one store:
+``g|<group>`` (index of open alerts), ``a|<alert_id>`` (full alert + the last version Kafka acknowledged) and
+``s|<event_type>|<article_id>`` (article already counted). Re-delivered articles are never counted twice; an
+alert whose state is ahead of its acknowledged version is re-sent with identical content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal, Protocol
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from newswatch.contracts import Alert, AlertEvidence, Article, Classification, EventType
+from newswatch.contracts.models import UtcDatetime
+from newswatch.worker.errors import AlertStateError
+from newswatch.worker.settings import AlertPolicy
+from newswatch.worker.severity import severity_for
+
+__all__ = [
+    "AlertBook",
+    "AlertDecision",
+    "Candidate",
+    "StateStore",
+    "alert_id_for",
+    "candidates_from",
+    "group_key",
+    "match_score",
+    "terms_of",
+]
+
+_MAX_TERMS_PER_ALERT = 300
+_EVIDENCE_PER_SOURCE = 2
+_STEM = 5
+_TOKEN = re.compile(r"[^\W\d_]{3,}")
+_STOP_TEXT = """
+    the and for with from that this these those have has had was were are its their his her after about over
+    into said says say will would could should been being which who whom what when where while also than they
+    them there then out not but all any more most some such only own same other new news report reports
+    reported today yesterday monday tuesday wednesday thursday friday saturday sunday week year years month
+    les des une dans par pour sur avec qui que quoi est sont son ses leur leurs aux ont été etre être plus
+    mais cette ces cet comme selon après apres avant entre vers sous sans dont elle elles ils lui nous vous
+    lundi mardi mercredi jeudi vendredi samedi dimanche semaine année annee mois jour hier aujourd
+"""
+_STOP_WORDS = frozenset(_STOP_TEXT.split())
+
+
+class StateStore(Protocol):
+    """The part of a Faust table (or a dict) the alert book uses: string keys, bytes values."""
+
+    def get(self, key: str, default: None = None) -> bytes | None: ...
+    def __setitem__(self, key: str, value: bytes) -> None: ...
+    def __delitem__(self, key: str) -> None: ...
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Candidate(_Model):
+    """One positive label of one article, as sent on the internal candidate topic (key: its group)."""
+
+    event_type: EventType
+    probability: float = Field(ge=0.0, le=1.0)
+    article_id: str = Field(min_length=1)
+    url: str = Field(min_length=1)
+    title: str
+    outlet: str | None = None
+    countries: tuple[str, ...] = ()
+    evidence: tuple[str, ...] = ()
+    published_at: UtcDatetime | None = None
+    fetched_at: UtcDatetime
+    classified_at: UtcDatetime
+    model_version: str = Field(min_length=1)
+
+    @property
+    def event_time(self) -> datetime:
+        return self.published_at or self.fetched_at
+
+    @property
+    def outlet_name(self) -> str:
+        """The outlet, or the URL's host when the feed named none."""
+        if self.outlet:
+            return self.outlet
+        host = urlsplit(self.url).hostname or "unknown"
+        return host.removeprefix("www.")
+
+
+class _Summary(_Model):
+    """What matching needs of one open alert, kept in the group index."""
+
+    alert_id: str
+    countries: tuple[str, ...]
+    terms: tuple[str, ...]
+    event_start: UtcDatetime
+    event_end: UtcDatetime
+    first_seen: UtcDatetime
+    last_updated: UtcDatetime
+
+
+class _GroupIndex(_Model):
+    alerts: tuple[_Summary, ...] = ()
+
+
+class _AlertState(_Model):
+    alert: Alert
+    emitted_version: int = Field(ge=0)
+    source_ids: tuple[str, ...]
+    event_start: UtcDatetime
+    event_end: UtcDatetime
+
+
+@dataclass(frozen=True, slots=True)
+class AlertDecision:
+    """What :meth:`AlertBook.apply` decided; ``alert`` is the record to send, if any."""
+
+    outcome: Literal["opened", "updated", "resend", "duplicate"]
+    alert: Alert | None
+    alert_id: str
+
+
+def group_key(event_type: EventType) -> str:
+    """The key of the internal candidate topic: one group (and one table partition) per event type."""
+    return event_type
+
+
+def alert_id_for(event_type: EventType, group: str, first_article_id: str) -> str:
+    """Deterministic alert id: the same first article always opens the same alert id.
+
+    alert_id_for("coup", "coup", "a1")   # 'al-...' (24 hex digits)
+    """
+    digest = hashlib.sha256(f"{event_type}|{group}|{first_article_id}".encode()).hexdigest()
+    return f"al-{digest[:24]}"
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+
+
+def terms_of(texts: Iterable[str]) -> frozenset[str]:
+    """Folded 5-letter stems of the content words of ``texts`` (English and French stop words dropped).
+
+    terms_of(["French troops withdraw from Mali"])   # {'frenc', 'troop', 'withd', 'mali'}
+    """
+    found: set[str] = set()
+    for text in texts:
+        for token in _TOKEN.findall(_fold(text)):
+            if token not in _STOP_WORDS:
+                found.add(token[:_STEM])
+    return frozenset(found)
+
+
+def match_score(
+    candidate_countries: Sequence[str],
+    candidate_terms: frozenset[str],
+    alert_countries: Sequence[str],
+    alert_terms: frozenset[str],
+) -> float | None:
+    """Similarity of a candidate to an open alert in [0, 1]; None when their countries are disjoint.
+
+    match_score(["FR", "ML"], terms_of(["Barkhane leaves Mali"]), ["ML"], terms_of(["Mali: Barkhane out"]))
+    """
+    mine, theirs = set(candidate_countries), set(alert_countries)
+    if mine and theirs:
+        shared = mine & theirs
+        if not shared:
+            return None
+        country_score = len(shared) / min(len(mine), len(theirs))
+    else:
+        country_score = 0.5
+    smaller = min(len(candidate_terms), len(alert_terms))
+    text_score = len(candidate_terms & alert_terms) / smaller if smaller else 0.0
+    return 0.5 * country_score + 0.5 * text_score
+
+
+def candidates_from(article: Article, classification: Classification) -> list[Candidate]:
+    """One Candidate per positive label of ``classification`` (evidence falls back to the title).
+
+    candidates_from(article, classification)   # [] for an article with no label
+    """
+    classified_at = classification.classified_at or article.fetched_at
+    out: list[Candidate] = []
+    for event_type in classification.labels:
+        evidence = tuple(s for s in classification.evidence.get(event_type, ()) if s.strip())
+        out.append(
+            Candidate(
+                event_type=event_type,
+                probability=classification.scores.get(event_type),
+                article_id=article.id,
+                url=article.url,
+                title=article.title,
+                outlet=article.outlet,
+                countries=tuple(dict.fromkeys(classification.countries)),
+                evidence=evidence or ((article.title,) if article.title.strip() else ()),
+                published_at=article.published_at,
+                fetched_at=article.fetched_at,
+                classified_at=classified_at,
+                model_version=classification.model_version,
+            )
+        )
+    return out
+
+
+def _append_unique(items: Sequence[str], new: Iterable[str], limit: int) -> tuple[str, ...]:
+    out = list(dict.fromkeys(items))
+    for item in new:
+        if len(out) >= limit:
+            break
+        if item not in out:
+            out.append(item)
+    return tuple(out)
+
+
+def _freshness(last_updated: datetime, published_at: datetime | None) -> float | None:
+    if published_at is None:
+        return None
+    return max(0.0, (last_updated - published_at).total_seconds() / 60.0)
+
+
+class AlertBook:
+    """Alert state over a :class:`StateStore`; every method is synchronous and does no I/O of its own."""
+
+    def __init__(self, store: StateStore, policy: AlertPolicy) -> None:
+        self._store = store
+        self._policy = policy
+
+    # -- store access -------------------------------------------------------------------------------------
+    def _read_index(self, group: str) -> _GroupIndex:
+        raw = self._store.get(f"g|{group}")
+        if raw is None:
+            return _GroupIndex()
+        try:
+            return _GroupIndex.model_validate_json(raw)
+        except ValidationError as exc:
+            raise AlertStateError(f"group index {group!r} unreadable: {exc}") from exc
+
+    def _read_alert(self, alert_id: str) -> _AlertState | None:
+        raw = self._store.get(f"a|{alert_id}")
+        if raw is None:
+            return None
+        try:
+            return _AlertState.model_validate_json(raw)
+        except ValidationError as exc:
+            raise AlertStateError(f"alert {alert_id!r} unreadable: {exc}") from exc
+
+    def _write_alert(self, state: _AlertState) -> None:
+        self._store[f"a|{state.alert.alert_id}"] = state.model_dump_json().encode()
+
+    def _delete(self, key: str) -> None:
+        if self._store.get(key) is not None:
+            del self._store[key]
+
+    def _seen_key(self, event_type: EventType, article_id: str) -> str:
+        return f"s|{event_type}|{article_id}"
+
+    # -- public -------------------------------------------------------------------------------------------
+    def get(self, alert_id: str) -> Alert | None:
+        """The current version of an alert, or None if it is not (or no longer) open."""
+        state = self._read_alert(alert_id)
+        return None if state is None else state.alert
+
+    def open_alert_ids(self, event_type: EventType) -> tuple[str, ...]:
+        """Ids of the open alerts of one event type (oldest first)."""
+        return tuple(s.alert_id for s in self._read_index(group_key(event_type)).alerts)
+
+    def apply(self, candidate: Candidate, *, now: datetime) -> AlertDecision:
+        """Count ``candidate`` into the matching open alert or open a new one; return what to send."""
+        seen_key = self._seen_key(candidate.event_type, candidate.article_id)
+        seen = self._store.get(seen_key)
+        if seen is not None:
+            return self._replayed(seen.decode())
+        group = group_key(candidate.event_type)
+        index = self._prune(group, self._read_index(group), now)
+        cand_terms = terms_of((candidate.title, *candidate.evidence))
+        best = self._best_match(candidate, cand_terms, index)
+        if best is None:
+            state = self._open(candidate, group)
+            outcome: Literal["opened", "updated"] = "opened"
+        else:
+            previous = self._read_alert(best.alert_id)
+            if previous is None:
+                raise AlertStateError(f"alert {best.alert_id!r} indexed but missing")
+            if candidate.url in previous.alert.links:
+                self._store[seen_key] = best.alert_id.encode()
+                return AlertDecision("duplicate", None, best.alert_id)
+            state = self._merge(previous, candidate)
+            outcome = "updated"
+        summary = _Summary(
+            alert_id=state.alert.alert_id,
+            countries=state.alert.countries,
+            terms=tuple(sorted((set(best.terms) if best else set()) | cand_terms))[:_MAX_TERMS_PER_ALERT],
+            event_start=state.event_start,
+            event_end=state.event_end,
+            first_seen=state.alert.first_seen,
+            last_updated=state.alert.last_updated,
+        )
+        others = tuple(s for s in index.alerts if s.alert_id != summary.alert_id)
+        self._write_alert(state)
+        self._store[seen_key] = state.alert.alert_id.encode()
+        self._store[f"g|{group}"] = _GroupIndex(alerts=(*others, summary)).model_dump_json().encode()
+        return AlertDecision(outcome, state.alert, state.alert.alert_id)
+
+    def mark_emitted(self, alert: Alert) -> None:
+        """Record that Kafka acknowledged ``alert`` (so a replay of its sources does not re-send it)."""
+        state = self._read_alert(alert.alert_id)
+        if state is None or state.emitted_version >= alert.version:
+            return
+        self._write_alert(state.model_copy(update={"emitted_version": alert.version}))
+
+    # -- internals ----------------------------------------------------------------------------------------
+    def _replayed(self, alert_id: str) -> AlertDecision:
+        state = self._read_alert(alert_id)
+        if state is None or state.emitted_version >= state.alert.version:
+            return AlertDecision("duplicate", None, alert_id)
+        return AlertDecision("resend", state.alert, alert_id)
+
+    def _prune(self, group: str, index: _GroupIndex, now: datetime) -> _GroupIndex:
+        horizon = now - timedelta(hours=self._policy.retention_hours)
+        keep = [s for s in index.alerts if s.last_updated >= horizon]
+        keep.sort(key=lambda s: s.last_updated)
+        overflow = max(0, len(keep) - self._policy.max_open_alerts_per_group + 1)
+        keep = keep[overflow:]
+        kept_ids = {s.alert_id for s in keep}
+        closed = [s for s in index.alerts if s.alert_id not in kept_ids]
+        if not closed:
+            return index
+        for summary in closed:
+            state = self._read_alert(summary.alert_id)
+            if state is not None:
+                for article_id in state.source_ids:
+                    self._delete(self._seen_key(state.alert.event_type, article_id))
+                self._delete(f"a|{summary.alert_id}")
+        pruned = _GroupIndex(alerts=tuple(s for s in index.alerts if s.alert_id in kept_ids))
+        self._store[f"g|{group}"] = pruned.model_dump_json().encode()
+        return pruned
+
+    def _best_match(
+        self, candidate: Candidate, cand_terms: frozenset[str], index: _GroupIndex
+    ) -> _Summary | None:
+        window = timedelta(hours=self._policy.window_hours)
+        best: tuple[float, datetime, _Summary] | None = None
+        for summary in index.alerts:
+            if not summary.event_start - window <= candidate.event_time <= summary.event_end + window:
+                continue
+            score = match_score(candidate.countries, cand_terms, summary.countries, frozenset(summary.terms))
+            if score is None or score < self._policy.min_match_score:
+                continue
+            if best is None or (score, -summary.first_seen.timestamp()) > (best[0], -best[1].timestamp()):
+                best = (score, summary.first_seen, summary)
+        return None if best is None else best[2]
+
+    def _evidence(self, candidate: Candidate) -> list[AlertEvidence]:
+        sentences = candidate.evidence[:_EVIDENCE_PER_SOURCE] or (candidate.title or candidate.url,)
+        return [
+            AlertEvidence(
+                sentence=s, article_id=candidate.article_id, url=candidate.url, outlet=candidate.outlet_name
+            )
+            for s in sentences
+        ]
+
+    def _open(self, candidate: Candidate, group: str) -> _AlertState:
+        policy = self._policy
+        last_updated = max(candidate.classified_at, candidate.fetched_at)
+        alert = Alert(
+            alert_id=alert_id_for(candidate.event_type, group, candidate.article_id),
+            version=1,
+            status="new",
+            event_type=candidate.event_type,
+            probability=candidate.probability,
+            severity=severity_for(candidate.probability, outlets=1, policy=policy),
+            headline=candidate.title or None,
+            evidence=tuple(self._evidence(candidate)[: policy.max_evidence]),
+            countries=candidate.countries,
+            links=(candidate.url,),
+            outlets=(candidate.outlet_name,),
+            article_ids=(candidate.article_id,),
+            source_count=1,
+            first_seen=candidate.fetched_at,
+            last_updated=last_updated,
+            published_at=candidate.published_at,
+            freshness_minutes=_freshness(last_updated, candidate.published_at),
+            model_version=candidate.model_version,
+        )
+        return _AlertState(
+            alert=alert,
+            emitted_version=0,
+            source_ids=(candidate.article_id,),
+            event_start=candidate.event_time,
+            event_end=candidate.event_time,
+        )
+
+    def _merge(self, previous: _AlertState, candidate: Candidate) -> _AlertState:
+        policy = self._policy
+        old = previous.alert
+        known = {_fold(e.sentence) for e in old.evidence}
+        evidence = list(old.evidence)
+        for item in self._evidence(candidate):
+            if len(evidence) < policy.max_evidence and _fold(item.sentence) not in known:
+                evidence.append(item)
+                known.add(_fold(item.sentence))
+        outlets = _append_unique(old.outlets, [candidate.outlet_name], limit=len(old.outlets) + 1)
+        probability = max(old.probability, candidate.probability)
+        published = [p for p in (old.published_at, candidate.published_at) if p is not None]
+        first_seen = min(old.first_seen, candidate.fetched_at)
+        last_updated = max(old.last_updated, candidate.classified_at, first_seen)
+        published_at = min(published) if published else None
+        alert = old.model_copy(
+            update={
+                "version": old.version + 1,
+                "status": "update",
+                "probability": probability,
+                "severity": severity_for(probability, outlets=len(outlets), policy=policy),
+                "evidence": tuple(evidence),
+                "countries": _append_unique(old.countries, candidate.countries, limit=250),
+                "links": _append_unique(old.links, [candidate.url], limit=policy.max_links),
+                "outlets": outlets,
+                "article_ids": _append_unique(old.article_ids, [candidate.article_id], policy.max_links),
+                "source_count": old.source_count + 1,
+                "first_seen": first_seen,
+                "last_updated": last_updated,
+                "published_at": published_at,
+                "freshness_minutes": _freshness(last_updated, published_at),
+                "model_version": candidate.model_version,
+            }
+        )
+        return _AlertState(
+            alert=Alert.model_validate(alert.model_dump()),
+            emitted_version=previous.emitted_version,
+            source_ids=(*previous.source_ids, candidate.article_id),
+            event_start=min(previous.event_start, candidate.event_time),
+            event_end=max(previous.event_end, candidate.event_time),
+        )

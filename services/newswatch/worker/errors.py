@@ -1,0 +1,65 @@
+"""Exceptions of the worker service, rooted in :class:`WorkerError`.
+
+    WorkerError
+     ├── RecordRejectedError           a record cannot be processed: it goes to the dead letter topic
+     │    ├── RecordDecodeError        not UTF-8 JSON (reason ``decode_error``)
+     │    ├── RecordSchemaError        not an Article v1 (reason ``schema_invalid``)
+     │    ├── RecordTooLargeError      over ``max_record_bytes`` (reason ``payload_too_large``)
+     │    └── ModelFailedError         the classifier failed on it (reason ``model_error``)
+     ├── AlertStateError               the alert table holds a value this version cannot read
+     └── WorkerStartupError            the worker cannot start (classifier or broker unavailable)
+
+A :class:`RecordRejectedError` carries the dead-letter ``reason``; one handler in ``app.py`` turns it into a
+DeadLetter v1 record, counts it and goes on with the next record.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from newswatch.contracts import DeadLetterReason
+
+__all__ = [
+    "AlertStateError",
+    "ModelFailedError",
+    "RecordDecodeError",
+    "RecordRejectedError",
+    "RecordSchemaError",
+    "RecordTooLargeError",
+    "WorkerError",
+    "WorkerStartupError",
+]
+
+
+class WorkerError(Exception):
+    """Root of every error the worker raises on purpose."""
+
+
+class RecordRejectedError(WorkerError):
+    """A record that cannot be processed; ``reason`` is its DeadLetter v1 reason."""
+
+    reason: ClassVar[DeadLetterReason] = "other"
+
+
+class RecordDecodeError(RecordRejectedError):
+    reason: ClassVar[DeadLetterReason] = "decode_error"
+
+
+class RecordSchemaError(RecordRejectedError):
+    reason: ClassVar[DeadLetterReason] = "schema_invalid"
+
+
+class RecordTooLargeError(RecordRejectedError):
+    reason: ClassVar[DeadLetterReason] = "payload_too_large"
+
+
+class ModelFailedError(RecordRejectedError):
+    reason: ClassVar[DeadLetterReason] = "model_error"
+
+
+class AlertStateError(WorkerError):
+    """A value in the alert table cannot be read (corrupt, or written by an incompatible version)."""
+
+
+class WorkerStartupError(WorkerError):
+    """The worker cannot start: the classifier does not load or Kafka is not reachable."""
