@@ -256,11 +256,15 @@ def normalise_language(tag: str | None) -> str | None:
 
 _EN_TEXT = """the of and to in is was for on that with as by at from are it has have been will after says said
 its his her their they were an be this which who not but over into than more new president government"""
-_FR_TEXT = """le la les des du de et est en un une pour que qui dans sur par au aux avec ont sont été il
-elle ils pas plus ce cette son ses leur leurs selon après lors entre contre président gouvernement"""
+_FR_TEXT = """le les des du et est une pour qui dans sur au aux avec ont sont été elle ils pas plus ce cette
+ses leur leurs selon après lors contre président gouvernement"""
+# Function words of other languages that share French's "de", "la", "que"...: their presence means "unsure".
+_OTHER_TEXT = """não para com uma os das dos na ao pelo pela el los las por con una del y lo al und der die
+das nicht mit ist ein eine von zu den het een van che della sono"""
 _EN_WORDS = frozenset(_EN_TEXT.split())
 _FR_WORDS = frozenset(_FR_TEXT.split())
-_WORD = re.compile(r"[a-zàâäçéèêëîïôöûùüÿœæ]+", re.IGNORECASE)
+_OTHER_WORDS = frozenset(_OTHER_TEXT.split())
+_WORD = re.compile(r"[a-zàâäçéèêëîïôöûùüÿœæãõ]+", re.IGNORECASE)
 
 
 def detect_language(text: str) -> str | None:
@@ -272,7 +276,8 @@ def detect_language(text: str) -> str | None:
     words = [word.lower() for word in _WORD.findall(text)]
     en = sum(word in _EN_WORDS for word in words)
     fr = sum(word in _FR_WORDS for word in words)
-    if max(en, fr) < 2:
+    other = sum(word in _OTHER_WORDS for word in words)
+    if max(en, fr) < 2 or (other >= max(2, min(en, fr) + 1) and other * 2 >= max(en, fr)):
         return None
     if en >= 2 * fr + 1 or (en > fr and fr <= 1):
         return "en"

@@ -1,0 +1,204 @@
+"""Parsing: every feed-rs fixture (RSS 0.9x/1.0/2.0, Atom, JSON Feed, malformed) gives Articles or counted
+rejections, never an unexpected exception; JSON Feed by hand; bozo documents keep their good entries."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from newswatch.contracts import Article, validate_record
+from newswatch.poller.errors import FeedParseError
+from newswatch.poller.normalise import REJECT_REASONS, FeedContext, Rejected, normalise_entry
+from newswatch.poller.parse import parse_datetime, parse_feed
+
+FETCHED = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+FEED_RS = Path(__file__).resolve().parents[4] / "shared" / "data" / "feeds" / "feed-rs"
+# Documents in the corpus that are not feeds at all, or are cut off before their first item.
+NOT_FEEDS = {"xml_sample_1.xml", "xml_sample_2.xml", "rss_2.0_invalid_1.xml"}
+
+
+def _fixtures() -> list[Path]:
+    return sorted(p for p in FEED_RS.rglob("*") if p.is_file() and p.suffix in (".xml", ".json"))
+
+
+def _process(path: Path) -> tuple[list[Article], Counter[str]]:
+    """What the poller does with one document; a parse failure is counted like a rejection of the feed."""
+    url = f"https://feeds.example.net/{path.parent.name}/{path.name}"
+    try:
+        parsed = parse_feed(path.read_bytes(), url=url)
+    except FeedParseError:
+        return [], Counter({"parse_error": 1})
+    context = FeedContext(feed_url=url, fetched_at=FETCHED, base_url=url, feed_language=parsed.language)
+    articles: list[Article] = []
+    rejected: Counter[str] = Counter(parsed.rejected)
+    for entry in parsed.entries:
+        result = normalise_entry(entry, context)
+        if isinstance(result, Rejected):
+            rejected[result.reason] += 1
+        else:
+            articles.append(result)
+    return articles, rejected
+
+
+def test_the_corpus_is_there(shared_dir: Path) -> None:
+    assert len(_fixtures()) >= 60, f"feed-rs fixtures missing under {FEED_RS}"
+
+
+@pytest.mark.parametrize("path", _fixtures(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_fixture_yields_valid_articles_or_counted_rejections(path: Path) -> None:
+    articles, rejected = _process(path)
+    if path.name in NOT_FEEDS:
+        assert rejected == Counter({"parse_error": 1})
+        return
+    assert articles or rejected, "a feed document produced nothing and counted nothing"
+    assert set(rejected) <= set(REJECT_REASONS)
+    for article in articles:
+        validate_record("article", article.model_dump(mode="json"))
+        assert article.url.startswith(("http://", "https://"))
+        assert len(article.id) == 64
+
+
+def test_the_corpus_as_a_whole() -> None:
+    total: Counter[str] = Counter()
+    articles = 0
+    for path in _fixtures():
+        found, rejected = _process(path)
+        articles += len(found)
+        total.update(rejected)
+    assert articles >= 90
+    assert total["parse_error"] == len(NOT_FEEDS)
+
+
+@pytest.mark.parametrize(
+    ("name", "url", "title"),
+    [
+        (
+            "atom/atom_relative.xml",
+            "https://feeds.example.net/blog/2003/12/13/atom03",
+            "Atom-Powered Robots Run Amok",
+        ),
+        ("rss1/rss_1.0_iso8859.xml", None, "Digitalministerium: Neue Glasfaserförderung mit Schnellkasse"),
+        (
+            "rss0/rss_0.91_encoding_1.xml",
+            "http://www.dicas-l.com.br/dicas-l/20200406.php",
+            "bash - Expansão de Parâmetros",
+        ),
+        (
+            "jsonfeed/jsonfeed_spec_1.json",
+            "https://jsonfeed.org/2017/05/17/announcing_json_feed",
+            "Announcing JSON Feed",
+        ),
+    ],
+)
+def test_specific_fixtures(name: str, url: str | None, title: str) -> None:
+    articles, _ = _process(FEED_RS / name)
+    assert articles[0].title.startswith(title)
+    if url:
+        assert articles[0].url == url
+
+
+def test_bozo_document_keeps_its_good_entries() -> None:
+    body = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>Broken &nbsp; feed</title>
+    <item><title>First</title><link>https://example.org/1</link></item>
+    <item><title>Second &amp; fine</title><link>https://example.org/2</link></item>
+    <item><title>Unclosed <b>tag</title><link>https://example.org/3</link></item>
+    </channel>"""
+    parsed = parse_feed(body, url="https://example.org/rss", content_type="application/rss+xml")
+    assert parsed.bozo
+    assert [e.link for e in parsed.entries][:2] == ["https://example.org/1", "https://example.org/2"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"<html><body>Not a feed</body></html>", b"\x00\x01\x02garbage", b"<?xml version='1.0'?><note/>"],
+)
+def test_non_feeds_raise_parse_error(body: bytes) -> None:
+    with pytest.raises(FeedParseError):
+        parse_feed(body, url="https://example.org/x")
+
+
+def test_json_feed_fields() -> None:
+    doc = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "Great Lakes Monitor",
+        "home_page_url": "https://glm.example.org/",
+        "language": "en",
+        "items": [
+            {
+                "id": 42,
+                "url": "https://glm.example.org/a",
+                "title": "Mandate renewed",
+                "content_html": "<p>The council <b>voted</b>.</p>",
+                "summary": "Short",
+                "date_published": "2026-11-20T21:30:00+01:00",
+                "authors": [{"name": "Grace"}, {"url": "https://no-name"}],
+                "language": "en-GB",
+            },
+            {
+                "id": "b",
+                "external_url": "https://other.example/b",
+                "content_text": "Text only",
+                "author": {"name": "Old"},
+            },
+            "not an item",
+            {"id": "c", "date_modified": "2026-11-21T10:00:00Z", "url": "/relative", "title": "Modified"},
+        ],
+    }
+    parsed = parse_feed(json.dumps(doc).encode(), url="https://glm.example.org/feed.json")
+    assert parsed.format == "json11" and parsed.language == "en" and parsed.title == "Great Lakes Monitor"
+    assert parsed.rejected == ("malformed",)
+    first, second, third = parsed.entries
+    assert (
+        first.guid == "42"
+        and first.content == "<p>The council <b>voted</b>.</p>"
+        and first.summary == "Short"
+    )
+    assert first.published == datetime(2026, 11, 20, 20, 30, tzinfo=UTC)
+    assert first.authors == ("Grace",) and first.language == "en-GB"
+    assert (
+        second.link == "https://other.example/b"
+        and second.content == "Text only"
+        and second.authors == ("Old",)
+    )
+    assert third.published == datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+    context = FeedContext(feed_url="https://glm.example.org/feed.json", fetched_at=FETCHED)
+    article = normalise_entry(third, context)
+    assert isinstance(article, Article) and article.url == "https://glm.example.org/relative"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"{not json", b"[1, 2]", b'{"hello": "world"}', b'{"version": "x", "items": 5}'],
+)
+def test_bad_json_feeds_raise_parse_error(body: bytes) -> None:
+    with pytest.raises(FeedParseError):
+        parse_feed(body, url="https://example.org/feed.json", content_type="application/feed+json")
+
+
+def test_rss_ttl_is_read_in_minutes() -> None:
+    body = b'<rss version="2.0"><channel><ttl>30</ttl><item><title>x</title></item></channel></rss>'
+    assert parse_feed(body, url="https://example.org/rss").ttl_seconds == 1800
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-11-24T17:05:00Z", datetime(2026, 11, 24, 17, 5, tzinfo=UTC)),
+        ("2026-11-24T19:05:00+02:00", datetime(2026, 11, 24, 17, 5, tzinfo=UTC)),
+        ("2026-11-24T17:05:00", datetime(2026, 11, 24, 17, 5, tzinfo=UTC)),
+        ("Tue, 24 Nov 2026 17:05:00 +0000", datetime(2026, 11, 24, 17, 5, tzinfo=UTC)),
+        ("Tue, 24 Nov 2026 18:05:00 +0100", datetime(2026, 11, 24, 17, 5, tzinfo=UTC)),
+        ("Tue, 24 Nov 2026 17:05:00 GMT", datetime(2026, 11, 24, 17, 5, tzinfo=UTC)),
+        ("yesterday", None),
+        ("", None),
+        (None, None),
+        (12345, None),
+        ("9999-99-99", None),
+    ],
+)
+def test_parse_datetime(value: object, expected: datetime | None) -> None:
+    assert parse_datetime(value) == expected

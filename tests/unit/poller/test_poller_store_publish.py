@@ -1,0 +1,155 @@
+"""The SQLite store survives a restart; the publisher reports exactly which articles Kafka acknowledged."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from newswatch.contracts import Article, validate_record
+from newswatch.poller.errors import StoreError
+from newswatch.poller.fetch import Validators
+from newswatch.poller.publish import Publisher, encode_article
+from newswatch.poller.store import FeedState, Store
+
+
+def test_seen_ids_and_feed_state_survive_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "poller.sqlite3"
+    with Store.open(path) as store:
+        assert store.unseen(["a", "b", "a", "c"]) == ["a", "b", "c"]
+        store.mark_seen([("a", "feed-1"), ("b", "feed-1")])
+        store.mark_seen([("a", "feed-1")])  # idempotent
+        store.save_feed_state("https://f/1", FeedState(Validators('"e"', "lm"), 123.5, 2, 100.0))
+    with Store.open(path) as store:
+        assert store.unseen(["a", "b", "c", "d"]) == ["c", "d"]
+        assert store.seen_count() == 2
+        assert store.feed_state("https://f/1") == FeedState(Validators('"e"', "lm"), 123.5, 2, 100.0)
+        assert store.feed_state("https://unknown") == FeedState()
+        store.save_feed_state("https://f/1", FeedState(Validators(None, None), 200.0, 0, 150.0))
+        assert store.feed_state("https://f/1").validators == Validators()
+
+
+def test_unseen_handles_more_ids_than_sqlite_variables() -> None:
+    with Store.open(":memory:") as store:
+        ids = [f"id-{n}" for n in range(2500)]
+        store.mark_seen([(i, "f") for i in ids[::2]])
+        assert store.unseen(ids) == ids[1::2]
+
+
+def test_store_errors_are_translated(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError):
+        Store.open(blocker / "sub" / "poller.sqlite3")
+    store = Store.open(":memory:")
+    store.close()
+    with pytest.raises((StoreError, sqlite3.ProgrammingError)):
+        store.unseen(["a"])
+
+
+def _article(n: int) -> Article:
+    return Article(
+        id=f"{n:064x}",
+        url=f"https://example.org/{n}",
+        title=f"Title {n} — é",
+        summary="",
+        published_at=None,
+        language="fr",
+        feed_url="https://example.org/rss",
+        fetched_at=datetime(2026, 11, 28, tzinfo=UTC),
+    )
+
+
+def test_encoded_record_is_keyed_by_id_and_schema_valid() -> None:
+    key, value = encode_article(_article(7))
+    assert key == f"{7:064x}".encode()
+    record = json.loads(value)
+    validate_record("article", record)
+    assert "—" in value.decode("utf-8")
+
+
+class _Future:
+    def __init__(self, ok: bool | None) -> None:
+        self.is_done = ok is not None
+        self.exception = None if ok in (True, None) else RuntimeError("NotLeaderForPartition")
+
+    def succeeded(self) -> bool:
+        return self.is_done and self.exception is None
+
+
+class FakeProducer:
+    def __init__(self, outcomes: Sequence[bool | None] = (), send_error_at: int | None = None) -> None:
+        self.outcomes = list(outcomes)
+        self.send_error_at = send_error_at
+        self.sent: list[tuple[str, bytes | None, bytes | None]] = []
+        self.flushed = 0
+        self.closed = False
+
+    def send(self, topic: str, value: bytes | None = None, key: bytes | None = None) -> _Future:
+        if self.send_error_at is not None and len(self.sent) == self.send_error_at:
+            raise TimeoutError("metadata not available after 1000 ms")
+        self.sent.append((topic, key, value))
+        return _Future(self.outcomes[len(self.sent) - 1] if len(self.sent) <= len(self.outcomes) else True)
+
+    def flush(self, timeout: float | None = None) -> None:
+        self.flushed += 1
+
+    def close(self, timeout: float | None = None) -> None:
+        self.closed = True
+
+
+async def test_all_acknowledged() -> None:
+    producer = FakeProducer()
+    publisher = Publisher(lambda: producer, topic="articles", timeout_seconds=1)
+    outcome = await publisher.publish([_article(1), _article(2)])
+    assert outcome.acked == (f"{1:064x}", f"{2:064x}") and outcome.failed == 0 and outcome.error is None
+    assert [(t, k) for t, k, _ in producer.sent] == [
+        ("articles", f"{1:064x}".encode()),
+        ("articles", f"{2:064x}".encode()),
+    ]
+    publisher.close()
+    assert producer.closed
+
+
+async def test_partial_failure_reports_only_acked_ids() -> None:
+    producer = FakeProducer([True, False, None])
+    outcome = await Publisher(lambda: producer, topic="t", timeout_seconds=1).publish(
+        [_article(n) for n in range(3)]
+    )
+    assert outcome.acked == (f"{0:064x}",)
+    assert outcome.failed == 2 and outcome.error and "NotLeaderForPartition" in outcome.error
+
+
+async def test_send_failure_stops_the_batch() -> None:
+    producer = FakeProducer(send_error_at=1)
+    outcome = await Publisher(lambda: producer, topic="t", timeout_seconds=1).publish(
+        [_article(n) for n in range(3)]
+    )
+    assert outcome.acked == (f"{0:064x}",) and outcome.failed == 2 and "metadata" in (outcome.error or "")
+
+
+async def test_producer_creation_failure_is_retried_next_time() -> None:
+    calls: list[int] = []
+
+    def factory() -> FakeProducer:
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConnectionError("NoBrokersAvailable")
+        return FakeProducer()
+
+    publisher = Publisher(factory, topic="t", timeout_seconds=1)
+    first = await publisher.publish([_article(1)])
+    assert first.acked == () and first.failed == 1 and "NoBrokersAvailable" in (first.error or "")
+    second = await publisher.publish([_article(1)])
+    assert second.acked == (f"{1:064x}",)
+
+
+async def test_empty_batch_touches_nothing() -> None:
+    def factory() -> FakeProducer:
+        raise AssertionError("no producer needed")
+
+    assert (await Publisher(factory, topic="t", timeout_seconds=1).publish([])).acked == ()
