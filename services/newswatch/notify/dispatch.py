@@ -100,14 +100,19 @@ class ConsoleDeliverer:
 
 @dataclass
 class FileDeadLetterSink:
-    """Appends DeadLetter v1 JSON lines to ``<directory>/<subscription>.jsonl``."""
+    """Appends DeadLetter v1 JSON lines to ``<directory>/<subscription>.jsonl``.
+
+    Records that belong to no subscription (undecodable alerts) go to ``invalid-records.jsonl``.
+    """
 
     directory: Path
 
     async def send(self, subscription: str, deadletter: DeadLetter, key: bytes | None) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         line = deadletter.model_dump_json() + "\n"
-        with (self.directory / f"{subscription}.jsonl").open("a", encoding="utf-8") as fh:
+        with (self.directory / f"{subscription or 'invalid-records'}.jsonl").open(
+            "a", encoding="utf-8"
+        ) as fh:
             fh.write(line)
 
 
@@ -236,6 +241,7 @@ class Dispatcher:
         """Queue ``env`` for every subscription that wants it and has not settled this version yet."""
         alert = env.alert
         ident = (alert.alert_id, alert.version)
+        self._metrics.observe_alert(alert)
         wanted: list[Subscription] = []
         for sub in self._subs:
             if not sub.matches(alert):

@@ -11,12 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import pycountry
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
-__all__ = ["DEADLETTER_REASONS", "OUTCOMES", "NotifyMetrics"]
+from newswatch.contracts import Alert
+
+__all__ = ["COUNTRY_LABELS", "DEADLETTER_REASONS", "OUTCOMES", "NotifyMetrics"]
 
 OUTCOMES = ("sent", "failed", "retry", "filtered", "duplicate")
 DEADLETTER_REASONS = ("decode_error", "schema_invalid", "payload_too_large", "delivery_failed")
+# ISO 3166-1 alpha-2 codes (a bounded set of ~250), "none" for alerts without a country, "other" for
+# codes outside the ISO list (e.g. user-assigned XK)
+COUNTRY_LABELS = (*sorted(c.alpha_2 for c in pycountry.countries), "none", "other")
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 
 
@@ -73,6 +79,24 @@ class NotifyMetrics:
             subsystem=sub,
             registry=registry,
         )
+        self.alerts_by_country = Counter(
+            "alerts_by_country",
+            "New alerts (status new) per country they involve; an alert with two countries counts twice.",
+            ["country"],
+            namespace=ns,
+            subsystem=sub,
+            registry=registry,
+        )
+        self.last_alert = Gauge(
+            "last_alert_timestamp_seconds",
+            "Unix time of the newest alert seen, per event type and severity.",
+            ["event_type", "severity"],
+            namespace=ns,
+            subsystem=sub,
+            registry=registry,
+        )
+        for country in COUNTRY_LABELS:
+            self.alerts_by_country.labels(country=country)
         for name in subscriptions:
             for outcome in OUTCOMES:
                 self.deliveries.labels(subscription=name, outcome=outcome)
@@ -80,3 +104,14 @@ class NotifyMetrics:
             self.queued.labels(subscription=name)
         for reason in DEADLETTER_REASONS:
             self.deadletters.labels(reason=reason)
+
+    def observe_alert(self, alert: Alert) -> None:
+        """Count a consumed alert for the Events dashboard (country counts only for ``status: new``)."""
+        self.last_alert.labels(event_type=alert.event_type, severity=alert.severity).set(
+            alert.last_updated.timestamp()
+        )
+        if alert.status != "new":
+            return
+        known = set(COUNTRY_LABELS)
+        for country in alert.countries or ("none",):
+            self.alerts_by_country.labels(country=country if country in known else "other").inc()

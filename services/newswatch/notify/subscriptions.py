@@ -96,6 +96,13 @@ class Subscription(_Frozen):
     min_severity: Severity = "routine"
     destination: Destination
 
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value == "invalid-records":
+            raise ValueError("'invalid-records' is reserved (the file dead letter of undecodable alerts)")
+        return value
+
     @field_validator("countries", mode="before")
     @classmethod
     def _upper(cls, value: Any) -> Any:

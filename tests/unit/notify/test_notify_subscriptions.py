@@ -58,6 +58,7 @@ subscriptions:
     ("data", "fragment"),
     [
         (_one(name="Bad Name"), "name"),
+        (_one(name="invalid-records"), "reserved"),
         (_one(event_types=["riot"]), "event_types"),
         (_one(event_types=[]), "must not be empty"),
         (_one(countries=["XX"]), "ISO 3166-1"),
