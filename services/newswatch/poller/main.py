@@ -40,14 +40,25 @@ __all__ = ["add_poll_arguments", "open_poller", "producer_factory", "run_poll", 
 log = logging.getLogger(__name__)
 
 
+def _producer_config(kafka: KafkaSettings) -> dict[str, Any]:
+    # TEMPORARY until newswatch.broker lands its client config factory.
+    config: dict[str, Any] = {
+        "bootstrap_servers": kafka.bootstrap_servers.split(","),
+        "security_protocol": kafka.security_protocol,
+        "acks": "all",
+        "enable_idempotence": True,
+        "compression_type": "gzip",
+        "client_id": "newswatch-poller",
+    }
+    return config
+
+
 def producer_factory(kafka: KafkaSettings, *, timeout_seconds: float) -> Callable[[], ProducerLike]:
     """A factory of kafka-python producers for articles: acks=all, idempotent, compressed, bounded waits.
 
     publisher = Publisher(producer_factory(settings.kafka, timeout_seconds=30), topic=..., timeout_seconds=30)
     """
     from kafka import KafkaProducer  # imported here: kafka-python is slow to import
-
-    from newswatch.broker.clients import producer_config
 
     delivery_ms = int(timeout_seconds * 1000)
     overrides: dict[str, Any] = {
@@ -58,7 +69,7 @@ def producer_factory(kafka: KafkaSettings, *, timeout_seconds: float) -> Callabl
     }
 
     def build() -> ProducerLike:
-        config = {**producer_config(kafka), **overrides}
+        config = {**_producer_config(kafka), **overrides}
         producer: ProducerLike = KafkaProducer(**config)
         return producer
 
@@ -70,17 +81,17 @@ async def open_poller(
     settings: Settings,
     feeds: Sequence[FeedConfig],
     *,
-    registry: CollectorRegistry,
+    metrics: PollerMetrics,
     topic: str | None = None,
     producer: Callable[[], ProducerLike] | None = None,
 ) -> AsyncIterator[Poller]:
     """A ready :class:`Poller` with its fetcher, store and publisher, all closed (producer flushed) on exit.
 
-    async with open_poller(settings, feeds, registry=CollectorRegistry()) as poller:
+    metrics = PollerMetrics([feed.name for feed in feeds], registry=CollectorRegistry())
+    async with open_poller(settings, feeds, metrics=metrics) as poller:
         reports = await poller.run_once()
     """
     options = settings.poller
-    metrics = PollerMetrics([feed.name for feed in feeds], registry=registry)
     limits = FetchLimits(
         connect_timeout=options.connect_timeout_seconds,
         read_timeout=options.read_timeout_seconds,
@@ -159,7 +170,8 @@ async def _poll(settings: Settings, feeds: Sequence[FeedConfig], once: bool) -> 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
-        async with open_poller(settings, feeds, registry=registry) as poller:
+        metrics = PollerMetrics([feed.name for feed in feeds], registry=registry)
+        async with open_poller(settings, feeds, metrics=metrics) as poller:
             if once:
                 reports = await poller.run_once(stop)
                 for report in reports:
