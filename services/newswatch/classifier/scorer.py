@@ -1,0 +1,85 @@
+"""Batched logits for (text, text_pair) inputs: dynamic padding, length-sorted batches, one backend each.
+
+scorer = TorchScorer(net, tokenizer, max_length=128, batch_size=32)
+scorer.logits([("Coup in Niger", "Soldiers detained the president."), ("Title only", None)])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from newswatch.classifier.model import EventNet
+
+__all__ = ["Pair", "Scorer", "TorchScorer", "encode_batches"]
+
+Pair = tuple[str, str | None]
+
+
+class Scorer(Protocol):
+    """Anything that turns input pairs into raw logits of shape (n, n_labels)."""
+
+    def logits(self, pairs: Sequence[Pair]) -> npt.NDArray[np.float32]: ...
+
+
+def encode_batches(
+    tokenizer: Any, pairs: Sequence[Pair], max_length: int, batch_size: int
+) -> list[tuple[list[int], dict[str, npt.NDArray[np.int64]]]]:
+    """Tokenise once, sort by length, and pad each batch only to its own longest input.
+
+    Returns (original indices, arrays) per batch.
+    """
+    firsts = [first for first, _ in pairs]
+    seconds = [second or "" for _, second in pairs]
+    has_pair = any(second for _, second in pairs)
+    if has_pair:
+        encoded = tokenizer(firsts, seconds, truncation="longest_first", max_length=max_length)
+    else:
+        encoded = tokenizer(firsts, truncation=True, max_length=max_length)
+    ids: list[list[int]] = encoded["input_ids"]
+    types: list[list[int]] | None = encoded.get("token_type_ids")
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    pad = int(tokenizer.pad_token_id or 0)
+    batches: list[tuple[list[int], dict[str, npt.NDArray[np.int64]]]] = []
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        width = max(len(ids[i]) for i in chunk)
+        input_ids = np.full((len(chunk), width), pad, dtype=np.int64)
+        mask = np.zeros((len(chunk), width), dtype=np.int64)
+        token_types = np.zeros((len(chunk), width), dtype=np.int64)
+        for row, i in enumerate(chunk):
+            n = len(ids[i])
+            input_ids[row, :n] = ids[i]
+            mask[row, :n] = 1
+            if types is not None:
+                token_types[row, :n] = types[i]
+        arrays = {"input_ids": input_ids, "attention_mask": mask}
+        if types is not None:
+            arrays["token_type_ids"] = token_types
+        batches.append((chunk, arrays))
+    return batches
+
+
+class TorchScorer:
+    """The fine-tuned network in PyTorch fp32 (inference mode)."""
+
+    def __init__(self, net: EventNet, tokenizer: Any, max_length: int, batch_size: int) -> None:
+        self.net = net.eval()
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.n_labels = int(net.head.out_features)
+
+    def logits(self, pairs: Sequence[Pair]) -> npt.NDArray[np.float32]:
+        out = np.zeros((len(pairs), self.n_labels), dtype=np.float32)
+        if not pairs:
+            return out
+        with torch.inference_mode():
+            for indices, arrays in encode_batches(self.tokenizer, pairs, self.max_length, self.batch_size):
+                tensors = {name: torch.from_numpy(a) for name, a in arrays.items()}
+                out[indices] = self.net(**tensors).float().numpy()
+        return out
