@@ -80,5 +80,11 @@ class WorkerSettings(BaseModel):
     replication_factor: int = Field(default=1, ge=1, description="Of the worker's internal topics.")
     table_standby_replicas: int = Field(default=1, ge=0)
     commit_interval_seconds: float = Field(default=2.0, gt=0)
+    session_timeout_seconds: float = Field(
+        default=30.0,
+        ge=6,
+        le=300,
+        description="A worker silent this long loses its partitions to the others.",
+    )
     lag_interval_seconds: float = Field(default=5.0, gt=0, description="How often consumer lag is measured.")
     alerts: AlertPolicy = AlertPolicy()

@@ -1,0 +1,443 @@
+"""The Faust app: two agents over the pure modules, and the only place the worker touches Kafka.
+
+    worker = WorkerApp(settings, classifier, WorkerMetrics())
+    worker.run()            # blocks until SIGTERM/SIGINT; returns the exit code
+
+``classify`` agent: ``news.articles.v1`` (raw bytes) in batches of ``batch_max_size`` within
+``batch_within_seconds`` -> decode (bad -> dead letter) -> classifier on a dedicated inference thread ->
+one Classification per article to ``news.classified.v1`` + one Candidate per positive label to the internal
+``<app_id>-alert-candidates`` topic, keyed by event type. ``alert`` agent: candidates -> AlertBook over the
+``alerts`` table (changelog ``<app_id>-alerts-changelog``) -> ``news.alerts.v1``.
+
+At-least-once with idempotent outputs: every output of a batch is acknowledged by Kafka before the
+batch's offsets are acked; the table's changelog is flushed before an alert is sent, and the alert is marked
+emitted in the table only after Kafka acknowledged it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from time import perf_counter
+from typing import Any
+
+import faust
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from pydantic import ValidationError
+
+from newswatch import __version__
+from newswatch.contracts import Alert, Article, DeadLetter
+from newswatch.settings import KafkaSettings, Settings
+from newswatch.worker.alerts import AlertBook, Candidate, candidates_from, group_key
+from newswatch.worker.batch import Classifier, classify_resilient, enrich
+from newswatch.worker.deadletter import SourceRecord, dead_letter, decode_article
+from newswatch.worker.errors import (
+    AlertStateError,
+    ModelFailedError,
+    RecordRejectedError,
+    RecordSchemaError,
+    WorkerStartupError,
+)
+from newswatch.worker.lag import LagTracker
+from newswatch.worker.metrics import WorkerMetrics
+
+__all__ = ["WorkerApp", "aiokafka_kwargs", "faust_broker_kwargs"]
+
+log = logging.getLogger(__name__)
+
+_MAX_BACKOFF_SECONDS = 30.0
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ssl_context(kafka: KafkaSettings) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(kafka.ssl_cafile) if kafka.ssl_cafile else None)
+    if kafka.ssl_certfile:
+        context.load_cert_chain(
+            str(kafka.ssl_certfile), str(kafka.ssl_keyfile) if kafka.ssl_keyfile else None
+        )
+    return context
+
+
+def faust_broker_kwargs(kafka: KafkaSettings) -> dict[str, Any]:
+    """``broker`` and ``broker_credentials`` for :class:`faust.App` from the Kafka settings.
+
+    faust.App("id", **faust_broker_kwargs(settings.kafka))
+    """
+    brokers = [f"kafka://{host.strip()}" for host in kafka.bootstrap_servers.split(",") if host.strip()]
+    credentials: Any = None
+    if kafka.security_protocol == "SSL":
+        credentials = faust.SSLCredentials(_ssl_context(kafka))
+    elif kafka.security_protocol in ("SASL_PLAINTEXT", "SASL_SSL"):
+        credentials = faust.SASLCredentials(
+            username=kafka.sasl_username,
+            password=kafka.sasl_password.get_secret_value() if kafka.sasl_password else None,
+            mechanism=kafka.sasl_mechanism or "PLAIN",
+            ssl_context=_ssl_context(kafka) if kafka.security_protocol == "SASL_SSL" else None,
+        )
+    return {"broker": brokers, "broker_credentials": credentials}
+
+
+def aiokafka_kwargs(kafka: KafkaSettings) -> dict[str, Any]:
+    """Connection keyword arguments of aiokafka clients (bootstrap, TLS, SASL) from the Kafka settings."""
+    kwargs: dict[str, Any] = {
+        "bootstrap_servers": kafka.bootstrap_servers,
+        "security_protocol": kafka.security_protocol,
+    }
+    if kafka.security_protocol in ("SSL", "SASL_SSL"):
+        kwargs["ssl_context"] = _ssl_context(kafka)
+    if kafka.security_protocol in ("SASL_PLAINTEXT", "SASL_SSL"):
+        kwargs["sasl_mechanism"] = kafka.sasl_mechanism or "PLAIN"
+        kwargs["sasl_plain_username"] = kafka.sasl_username
+        kwargs["sasl_plain_password"] = (
+            kafka.sasl_password.get_secret_value() if kafka.sasl_password else None
+        )
+    return kwargs
+
+
+@dataclass(frozen=True, slots=True)
+class _Outgoing:
+    """One record to produce; ``source`` is dead-lettered if Kafka refuses the record for good."""
+
+    topic: Any
+    key: bytes
+    value: bytes
+    source: SourceRecord | None = None
+
+
+def _source_of(event: Any) -> SourceRecord:
+    message = event.message
+    return SourceRecord(message.topic, message.partition, message.offset, message.key, message.value)
+
+
+class WorkerApp:
+    """Owns the Faust app, the inference thread, the alert book and the metrics of one worker process."""
+
+    def __init__(self, settings: Settings, classifier: Classifier, metrics: WorkerMetrics) -> None:
+        ws, kafka = settings.worker, settings.kafka
+        self._settings = settings
+        self._classifier = classifier
+        self.metrics = metrics
+        self._lag = LagTracker()
+        self._reported: set[tuple[str, int]] = set()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newswatch-inference")
+        self.app = faust.App(
+            ws.app_id,
+            **faust_broker_kwargs(kafka),
+            store="memory://",
+            autodiscover=False,
+            web_enabled=ws.web_enabled,
+            web_bind=ws.web_host,
+            web_host=ws.web_host,
+            web_port=ws.web_port,
+            topic_partitions=ws.alert_partitions,
+            topic_replication_factor=ws.replication_factor,
+            topic_disable_leader=True,
+            processing_guarantee="at_least_once",
+            broker_commit_interval=ws.commit_interval_seconds,
+            broker_session_timeout=ws.session_timeout_seconds,
+            broker_heartbeat_interval=min(3.0, ws.session_timeout_seconds / 3),
+            consumer_auto_offset_reset="earliest",
+            table_standby_replicas=ws.table_standby_replicas,
+            datadir=str(settings.state_dir / "worker" / ws.app_id),
+            producer_acks=-1,
+            key_serializer="raw",
+            value_serializer="raw",
+        )
+        raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw"}
+        raw["value_serializer"] = "raw"
+        self.articles_topic = self.app.topic(kafka.topic_articles, **raw)
+        self.classified_topic = self.app.topic(kafka.topic_classified, **raw)
+        self.alerts_topic = self.app.topic(kafka.topic_alerts, **raw)
+        self.deadletter_topic = self.app.topic(kafka.topic_deadletter, **raw)
+        self.candidates_topic = self.app.topic(
+            f"{ws.app_id}-alert-candidates", internal=True, partitions=ws.alert_partitions, **raw
+        )
+        self.table = self.app.Table(
+            "alerts",
+            default=None,
+            partitions=ws.alert_partitions,
+            schema=faust.Schema(
+                key_type=str, value_type=bytes, key_serializer="json", value_serializer="raw"
+            ),
+            help="Open alerts, their index per event type and the articles already counted.",
+        )
+        self._book = AlertBook(self.table, ws.alerts)
+        self.app.agent(self.articles_topic, name="classify")(self._classify_agent)
+        self.app.agent(self.candidates_topic, name="alert")(self._alert_agent)
+        self.app.timer(ws.lag_interval_seconds, name="measure_lag")(self._measure_lag)
+
+    # -- running ------------------------------------------------------------------------------------------
+    def run(self) -> int:
+        """Run until SIGTERM/SIGINT (Faust drains the current batch first); return the exit code."""
+        self.metrics.set_info(model_version=self._classifier.model_version, app_version=__version__)
+        Path(self.app.conf.datadir).parent.mkdir(parents=True, exist_ok=True)
+        worker = faust.Worker(
+            self.app, quiet=True, override_logging=False, redirect_stdouts=False, loop=self.app.loop
+        )
+        worker.spinner = None  # no terminal progress spinner in our logs
+        self.app.loop.run_until_complete(self._ensure_internal_topics())
+        log.info(
+            "worker_starting",
+            extra={"app_id": self._settings.worker.app_id, "model_version": self._classifier.model_version},
+        )
+        try:
+            worker.execute_from_commandline()
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+            log.info("worker_stopped", extra={"exit_code": code})
+            return code
+        finally:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+        return 0  # pragma: no cover - execute_from_commandline always raises SystemExit
+
+    async def _ensure_internal_topics(self) -> None:
+        """Create the candidate topic and the table changelog before Faust's first rebalance.
+
+        Faust declares them itself at start, but its first partition assignment can run before a new topic's
+        metadata is visible, and then ignores the topic until the next rebalance.
+        """
+        ws = self._settings.worker
+        wanted = {
+            self.candidates_topic.get_topic_name(): {},
+            self.table.changelog_topic.get_topic_name(): {"cleanup.policy": "compact"},
+        }
+        admin = AIOKafkaAdminClient(**aiokafka_kwargs(self._settings.kafka))
+        await admin.start()
+        try:
+            existing = set(await admin.list_topics())
+            missing = [
+                NewTopic(name, ws.alert_partitions, ws.replication_factor, topic_configs=config)
+                for name, config in wanted.items()
+                if name not in existing
+            ]
+            if missing:
+                with contextlib.suppress(TopicAlreadyExistsError):
+                    await admin.create_topics(missing)
+                log.info("internal_topics_created", extra={"topics": [t.name for t in missing]})
+            for _ in range(100):
+                if set(wanted) <= set(await admin.list_topics()):
+                    return
+                await asyncio.sleep(0.1)
+            raise WorkerStartupError(f"internal topics {sorted(wanted)} not visible after creation")
+        finally:
+            await admin.close()
+
+    # -- classify agent -----------------------------------------------------------------------------------
+    async def _classify_agent(self, stream: Any) -> None:
+        ws = self._settings.worker
+        async for events in stream.take_events(ws.batch_max_size, within=ws.batch_within_seconds):
+            await self.process_batch([_source_of(e) for e in events])
+
+    async def process_batch(self, sources: Sequence[SourceRecord]) -> None:
+        """Decode, classify and publish one batch; returns once Kafka acknowledged every output."""
+        ws = self._settings.worker
+        self.metrics.articles_consumed.inc(len(sources))
+        outgoing: list[_Outgoing] = []
+        decoded: list[tuple[SourceRecord, Article]] = []
+        for source in sources:
+            try:
+                decoded.append((source, decode_article(source.value, max_bytes=ws.max_record_bytes)))
+            except RecordRejectedError as exc:
+                outgoing.append(self._dead_letter(source, exc))
+        if decoded:
+            outgoing.extend(await self._classify(decoded))
+        await self._publish(outgoing)
+        for source in sources:
+            self._lag.processed(source.topic, source.partition, offset=source.offset)
+
+    async def _classify(self, decoded: list[tuple[SourceRecord, Article]]) -> list[_Outgoing]:
+        articles = [article for _, article in decoded]
+        started = perf_counter()
+        loop = asyncio.get_running_loop()
+        results = await loop.run_in_executor(self._executor, classify_resilient, self._classifier, articles)
+        self.metrics.inference_duration.observe(perf_counter() - started)
+        self.metrics.batch_size.observe(len(articles))
+        classified_at = _utcnow()
+        outgoing: list[_Outgoing] = []
+        for (source, article), result in zip(decoded, results, strict=True):
+            if isinstance(result, ModelFailedError):
+                outgoing.append(self._dead_letter(source, result))
+                continue
+            try:
+                record = enrich(article, result, classified_at=classified_at)
+                payload = record.model_dump_json().encode()
+                candidates = [
+                    _Outgoing(
+                        self.candidates_topic, group_key(c.event_type).encode(), c.model_dump_json().encode()
+                    )
+                    for c in candidates_from(article, record)
+                ]
+            except (ValueError, TypeError, UnicodeError) as exc:  # e.g. lone surrogates the model let through
+                outgoing.append(self._dead_letter(source, ModelFailedError(f"unserialisable result: {exc}")))
+                continue
+            outgoing.append(_Outgoing(self.classified_topic, article.id.encode(), payload, source))
+            outgoing.extend(candidates)
+            self.metrics.articles_classified.inc()
+            self.metrics.ingested_to_classified.observe(
+                max(0.0, (classified_at - article.fetched_at).total_seconds())
+            )
+        return outgoing
+
+    # -- alert agent --------------------------------------------------------------------------------------
+    async def _alert_agent(self, stream: Any) -> None:
+        async for event in stream.events():
+            await self.process_candidate(_source_of(event))
+
+    async def process_candidate(self, source: SourceRecord) -> None:
+        """Apply one candidate to the alert table and send the alert it yields (table first, then Kafka)."""
+        try:
+            candidate = Candidate.model_validate_json(source.value or b"")
+        except ValidationError as exc:
+            await self._publish([self._dead_letter(source, RecordSchemaError(f"candidate invalid: {exc}"))])
+            return
+        try:
+            decision = self._book.apply(candidate, now=_utcnow())
+        except AlertStateError as exc:
+            log.error("alert_state_unreadable", extra={"error": str(exc), "offset": source.offset})
+            await self._publish([self._dead_letter(source, exc)])
+            return
+        alert = decision.alert
+        if alert is None:
+            log.info(
+                "alert_duplicate_source",
+                extra={"alert_id": decision.alert_id, "article_id": candidate.article_id},
+            )
+        else:
+            await self.app.producer.flush()  # the table's changelog reaches Kafka before the alert does
+            await self._publish(
+                [_Outgoing(self.alerts_topic, alert.alert_id.encode(), alert.model_dump_json().encode())]
+            )
+            self._book.mark_emitted(alert)
+            self._observe_alert(alert, candidate, resent=decision.outcome == "resend")
+        self._lag.processed(source.topic, source.partition, offset=source.offset)
+
+    def _observe_alert(self, alert: Alert, candidate: Candidate, *, resent: bool) -> None:
+        log.info(
+            "alert_emitted",
+            extra={
+                "alert_id": alert.alert_id,
+                "version": alert.version,
+                "status": alert.status,
+                "event_type": alert.event_type,
+                "severity": alert.severity,
+                "source_count": alert.source_count,
+                "resent": resent,
+            },
+        )
+        if resent:
+            return
+        now = _utcnow()
+        self.metrics.alerts.labels(
+            event_type=alert.event_type, severity=alert.severity, status=alert.status
+        ).inc()
+        ingested = max(0.0, (now - candidate.fetched_at).total_seconds())
+        self.metrics.ingested_to_alert.labels(event_type=alert.event_type).observe(ingested)
+        if candidate.published_at is not None:
+            published = max(0.0, (now - candidate.published_at).total_seconds())
+            self.metrics.published_to_alert.labels(event_type=alert.event_type).observe(published)
+
+    # -- output -------------------------------------------------------------------------------------------
+    def _dead_letter(self, source: SourceRecord, error: Exception) -> _Outgoing:
+        letter: DeadLetter = dead_letter(
+            source,
+            error,
+            failed_at=_utcnow(),
+            max_original_bytes=self._settings.worker.deadletter_max_original_bytes,
+        )
+        self.metrics.deadletters.labels(reason=letter.reason).inc()
+        log.warning(
+            "record_dead_lettered",
+            extra={
+                "reason": letter.reason,
+                "topic": source.topic,
+                "partition": source.partition,
+                "offset": source.offset,
+                "error": letter.error[:300],
+            },
+        )
+        key = f"{source.topic}/{source.partition}/{source.offset}".encode()
+        return _Outgoing(self.deadletter_topic, key, letter.model_dump_json().encode())
+
+    async def _publish(self, messages: Sequence[_Outgoing]) -> None:
+        """Produce ``messages`` in order and wait for Kafka's acknowledgements, retrying transient failures.
+
+        A record Kafka refuses for good (e.g. too large) is replaced by a dead letter of its source record.
+        """
+        remaining = list(messages)
+        delay = 0.5
+        while remaining:
+            futures: list[asyncio.Future[Any]] = []
+            for message in remaining:
+                try:
+                    futures.append(await message.topic.send(key=message.key, value=message.value))
+                except KafkaError as exc:
+                    failed = self.app.loop.create_future()
+                    failed.set_exception(exc)
+                    futures.append(failed)
+            results = await asyncio.gather(*futures, return_exceptions=True)
+            retry: list[_Outgoing] = []
+            for message, result in zip(remaining, results, strict=True):
+                if not isinstance(result, BaseException):
+                    continue
+                if getattr(result, "retriable", False) or not isinstance(result, KafkaError):
+                    retry.append(message)
+                elif message.source is not None:
+                    log.error(
+                        "record_refused",
+                        extra={"topic": message.topic.get_topic_name(), "error": repr(result)},
+                    )
+                    self.metrics.deadletters.labels(reason="delivery_failed").inc()
+                    letter = dead_letter(
+                        message.source, result, failed_at=_utcnow(), max_original_bytes=65_536
+                    )
+                    retry.append(
+                        _Outgoing(self.deadletter_topic, message.key, letter.model_dump_json().encode())
+                    )
+                else:
+                    log.error(
+                        "record_dropped",
+                        extra={"topic": message.topic.get_topic_name(), "error": repr(result)},
+                    )
+            if retry:
+                log.warning("publish_retry", extra={"records": len(retry), "delay_seconds": delay})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _MAX_BACKOFF_SECONDS)
+            remaining = retry
+
+    # -- lag ----------------------------------------------------------------------------------------------
+    async def _measure_lag(self) -> None:
+        consumer = self.app.consumer
+        topics = {self.articles_topic.get_topic_name(), self.candidates_topic.get_topic_name()}
+        try:
+            assigned = [tp for tp in consumer.assignment() if tp.topic in topics]
+            ends = await consumer.highwaters(*assigned) if assigned else {}
+            fallback: dict[tuple[str, int], int] = {}
+            for tp in assigned:
+                if self._lag.position((tp.topic, tp.partition)) is not None:
+                    continue
+                position = await consumer.position(tp)
+                if position is not None:
+                    fallback[(tp.topic, tp.partition)] = position
+        except (KafkaError, RuntimeError, AssertionError) as exc:
+            log.debug("lag_unavailable", extra={"error": repr(exc)})
+            return
+        current = {(tp.topic, tp.partition) for tp in assigned}
+        lag = self._lag.lag({(tp.topic, tp.partition): end for tp, end in ends.items()}, fallback=fallback)
+        for (topic, partition), value in lag.items():
+            self.metrics.consumer_lag.labels(topic=topic, partition=str(partition)).set(value)
+        stale = [key for key in self._reported if key not in current]
+        for topic, partition in stale:
+            self.metrics.consumer_lag.remove(topic, str(partition))
+        self._lag.forget(stale)
+        self._reported = current
