@@ -1,3 +1,63 @@
-"""newswatch.broker."""
+"""newswatch.broker: the local single-node Kafka broker, topic declarations and Kafka client factories.
 
-__all__: list[str] = []
+from newswatch.broker import LocalKafka, LocalKafkaConfig, ensure_topics, producer_config
+"""
+
+from newswatch.broker.clients import (
+    admin_config,
+    aiokafka_config,
+    aiokafka_consumer_config,
+    aiokafka_producer_config,
+    consumer_config,
+    faust_app_config,
+    kafka_python_config,
+    producer_config,
+    ssl_context,
+)
+from newswatch.broker.errors import (
+    BrokerError,
+    BrokerStartError,
+    BrokerStopError,
+    BrokerUnreachableError,
+    ClientConfigError,
+    KafkaJarsError,
+    TopicAdminError,
+)
+from newswatch.broker.local import LocalKafka, LocalKafkaConfig, fetch_jars, probe_broker
+from newswatch.broker.topics import (
+    EnsureReport,
+    TopicSpec,
+    declared_topics,
+    describe_topics,
+    ensure_topics,
+    read_all,
+)
+
+__all__ = [
+    "BrokerError",
+    "BrokerStartError",
+    "BrokerStopError",
+    "BrokerUnreachableError",
+    "ClientConfigError",
+    "EnsureReport",
+    "KafkaJarsError",
+    "LocalKafka",
+    "LocalKafkaConfig",
+    "TopicAdminError",
+    "TopicSpec",
+    "admin_config",
+    "aiokafka_config",
+    "aiokafka_consumer_config",
+    "aiokafka_producer_config",
+    "consumer_config",
+    "declared_topics",
+    "describe_topics",
+    "ensure_topics",
+    "faust_app_config",
+    "fetch_jars",
+    "kafka_python_config",
+    "probe_broker",
+    "producer_config",
+    "read_all",
+    "ssl_context",
+]
