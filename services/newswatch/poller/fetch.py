@@ -165,6 +165,17 @@ class AddressGuard:
                 raise FeedRefusedError(url, f"{host} resolves to non-public address {address}")
 
 
+async def _drain(response: httpx.Response, limit: int = 65_536) -> None:
+    """Read and drop a short body (304, redirect, error page); a longer one closes the connection instead."""
+    if response.is_stream_consumed:
+        return
+    received = 0
+    async for chunk in response.aiter_raw():
+        received += len(chunk)
+        if received > limit:
+            return
+
+
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{(parts.hostname or '').lower()}:{parts.port or ''}"
@@ -270,6 +281,8 @@ class Fetcher:
         headers = response.headers
         now = datetime.now(UTC)
         retry_after = parse_retry_after(headers.get("retry-after"), now)
+        if not 200 <= status < 300:
+            await _drain(response)  # lets the connection be reused
         if status in _REDIRECTS and "location" in headers:
             self._observe(status, 0)
             return urljoin(url, headers["location"].strip())

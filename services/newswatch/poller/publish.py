@@ -1,9 +1,10 @@
 """Publish Articles to Kafka with kafka-python and report exactly which ones the broker acknowledged.
 
 The producer (acks=all, idempotent, compressed; built from the broker package's config in ``main.py``) is
-blocking, so :meth:`Publisher.publish` runs it in a worker thread. The wait for acknowledgements is longer
-than the producer's own delivery timeout, so a record we report as failed has expired in the producer and
-will not be delivered later behind our back (no silent duplicate when we retry it on the next poll).
+blocking, so :meth:`Publisher.publish` sends from a worker thread and awaits the acknowledgements on the
+event loop. The wait is longer than the producer's own delivery timeout, so a record we report as failed has
+expired in the producer and will not be delivered later behind our back (no silent duplicate when we retry
+it on the next poll).
 
     publisher = Publisher(lambda: KafkaProducer(**config), topic="news.articles.v1", timeout_seconds=30)
     outcome = await publisher.publish(articles)
@@ -26,23 +27,27 @@ __all__ = ["ProducerLike", "PublishOutcome", "Publisher", "encode_article"]
 
 log = logging.getLogger(__name__)
 
-_FLUSH_MARGIN_SECONDS = 5.0
-
 
 class _FutureLike(Protocol):
-    is_done: bool
+    """The part of kafka-python's ``FutureRecordMetadata`` we use; callbacks run on the producer's thread
+    (or at once when the future is already done)."""
 
-    def succeeded(self) -> bool: ...
+    def add_callback(self, fn: Callable[[Any], None]) -> Any: ...
+
+    def add_errback(self, fn: Callable[[BaseException], None]) -> Any: ...
 
 
 class ProducerLike(Protocol):
     """The part of ``kafka.KafkaProducer`` the publisher uses (unit tests pass a fake)."""
 
-    def send(self, topic: str, value: bytes | None = ..., key: bytes | None = ...) -> Any: ...
+    def send(self, topic: str, value: bytes | None = ..., key: bytes | None = ...) -> _FutureLike: ...
 
     def flush(self, timeout: float | None = ...) -> None: ...
 
     def close(self, timeout: float | None = ...) -> None: ...
+
+
+_Sent = tuple[list[tuple[str, _FutureLike]], str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +68,30 @@ def encode_article(article: Article) -> tuple[bytes, bytes]:
     return article.id.encode("utf-8"), value.encode("utf-8")
 
 
+def _settle(waiter: asyncio.Future[BaseException | None], outcome: BaseException | None) -> None:
+    if not waiter.done():
+        waiter.set_result(outcome)
+
+
+def _watch(loop: asyncio.AbstractEventLoop, future: _FutureLike) -> asyncio.Future[BaseException | None]:
+    """An asyncio future that resolves to None when ``future`` is acknowledged, or to its exception."""
+    waiter: asyncio.Future[BaseException | None] = loop.create_future()
+
+    def resolve(outcome: BaseException | None) -> None:
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(_settle, waiter, outcome)
+
+    future.add_callback(lambda _metadata: resolve(None))
+    future.add_errback(resolve)
+    return waiter
+
+
 class Publisher:
-    """Owns one lazily created producer; safe to call from several threads at once."""
+    """Owns one lazily created producer; :meth:`publish` may run for many feeds at once.
+
+    Sending happens in a worker thread (``send`` can block while metadata is fetched); acknowledgements are
+    awaited on the event loop through the futures' callbacks, so no thread waits for the broker.
+    """
 
     def __init__(
         self, producer_factory: Callable[[], ProducerLike], *, topic: str, timeout_seconds: float
@@ -81,42 +108,44 @@ class Publisher:
                 self._producer = self._factory()
             return self._producer
 
-    async def publish(self, articles: Sequence[Article]) -> PublishOutcome:
-        """Send ``articles`` and wait for their acknowledgements, off the event loop."""
-        if not articles:
-            return PublishOutcome(acked=())
-        return await asyncio.to_thread(self.publish_blocking, articles)
-
-    def publish_blocking(self, articles: Sequence[Article]) -> PublishOutcome:
-        """Blocking form of :meth:`publish`; never raises, failures are in the outcome."""
+    def _send_all(self, articles: Sequence[Article]) -> _Sent:
         try:
             producer = self._get_producer()
         except Exception as exc:  # kafka-python raises many types (NoBrokersAvailable, KafkaError, OSError)
-            return PublishOutcome((), len(articles), f"cannot create producer: {type(exc).__name__}: {exc}")
+            return [], f"cannot create producer: {type(exc).__name__}: {exc}"
         sent: list[tuple[str, _FutureLike]] = []
-        error: str | None = None
         for article in articles:
             key, value = encode_article(article)
             try:
                 sent.append((article.id, producer.send(self._topic, value=value, key=key)))
             except Exception as exc:  # e.g. KafkaTimeoutError when metadata is unavailable (max_block_ms)
-                error = f"send failed: {type(exc).__name__}: {exc}"
-                break
-        try:
-            producer.flush(timeout=self._timeout + _FLUSH_MARGIN_SECONDS)
-        except Exception as exc:
-            error = error or f"flush failed: {type(exc).__name__}: {exc}"
-        acked = tuple(article_id for article_id, future in sent if future.is_done and future.succeeded())
-        pending = sum(1 for _, future in sent if not future.is_done)
+                return sent, f"send failed: {type(exc).__name__}: {exc}"
+        return sent, None
+
+    async def publish(self, articles: Sequence[Article]) -> PublishOutcome:
+        """Send ``articles`` and wait (delivery timeout plus a margin) for their acknowledgements."""
+        if not articles:
+            return PublishOutcome(acked=())
+        loop = asyncio.get_running_loop()
+        sent, error = await asyncio.to_thread(self._send_all, articles)
+        waiters = [_watch(loop, future) for _, future in sent]
+        if waiters:
+            await asyncio.wait(waiters, timeout=self._timeout + max(1.0, 0.2 * self._timeout))
+        acked = tuple(
+            article_id
+            for (article_id, _), waiter in zip(sent, waiters, strict=True)
+            if waiter.done() and waiter.result() is None
+        )
+        pending = sum(1 for waiter in waiters if not waiter.done())
         if pending:
             log.warning("publish_unresolved", extra={"pending": pending, "topic": self._topic})
         failed = len(articles) - len(acked)
         if failed and error is None:
-            causes = (getattr(future, "exception", None) for _, future in sent)
+            causes = (waiter.result() for waiter in waiters if waiter.done())
             cause = next((exc for exc in causes if exc is not None), None)
-            error = (
-                f"delivery failed: {type(cause).__name__}: {cause}" if cause else "not acknowledged in time"
-            )
+            error = f"delivery failed: {type(cause).__name__}: {cause}" if cause else "not acked in time"
+        for waiter in waiters:
+            waiter.cancel()
         return PublishOutcome(acked, failed, error)
 
     def close(self, timeout_seconds: float | None = None) -> None:

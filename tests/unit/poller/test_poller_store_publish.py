@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -73,12 +73,18 @@ def test_encoded_record_is_keyed_by_id_and_schema_valid() -> None:
 
 
 class _Future:
-    def __init__(self, ok: bool | None) -> None:
-        self.is_done = ok is not None
-        self.exception = None if ok in (True, None) else RuntimeError("NotLeaderForPartition")
+    """Resolved (True: acked, False: failed) or pending forever (None), like kafka-python's future."""
 
-    def succeeded(self) -> bool:
-        return self.is_done and self.exception is None
+    def __init__(self, ok: bool | None) -> None:
+        self.ok = ok
+
+    def add_callback(self, fn: Callable[[object], None]) -> None:
+        if self.ok is True:
+            fn(object())
+
+    def add_errback(self, fn: Callable[[BaseException], None]) -> None:
+        if self.ok is False:
+            fn(RuntimeError("NotLeaderForPartition"))
 
 
 class FakeProducer:
@@ -117,7 +123,7 @@ async def test_all_acknowledged() -> None:
 
 async def test_partial_failure_reports_only_acked_ids() -> None:
     producer = FakeProducer([True, False, None])
-    outcome = await Publisher(lambda: producer, topic="t", timeout_seconds=1).publish(
+    outcome = await Publisher(lambda: producer, topic="t", timeout_seconds=0.1).publish(
         [_article(n) for n in range(3)]
     )
     assert outcome.acked == (f"{0:064x}",)

@@ -1,0 +1,201 @@
+"""``newswatch demo``: the whole pipeline offline, on the bundled demo feeds, in one bounded run.
+
+Steps, each a function over one :class:`DemoRun` (a later stage is one more function in ``STEPS``):
+
+1. ``start_broker``    the local single-node Kafka (or the cluster in NEWSWATCH_KAFKA__BOOTSTRAP_SERVERS)
+2. ``ensure_topics``   the project's topics, created idempotently
+3. ``serve_feeds``     ``newswatch/demo_feeds/`` over HTTP on 127.0.0.1 (a random free port)
+4. ``poll_feeds``      the real poller, once, allowed to fetch 127.0.0.1 only
+5. ``read_back``       what is on the articles topic now, summarised for a human
+
+    newswatch demo                 # prints the summary, exits 0
+    newswatch demo --timeout 300   # the bound on the whole run, in seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import logging
+import threading
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from newswatch.poller.feeds import FeedConfig, parse_feeds
+from newswatch.poller.main import open_poller, summarise
+from newswatch.poller.metrics import PollerMetrics
+from newswatch.poller.service import PollReport
+from newswatch.settings import Settings
+
+__all__ = ["STEPS", "DemoRun", "add_demo_arguments", "demo_feeds_dir", "run_demo", "serve_directory"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DemoRun:
+    """State shared by the demo's steps; each step reads what earlier ones left and adds its own."""
+
+    settings: Settings
+    exits: ExitStack = field(default_factory=ExitStack)
+    feeds_base: str = ""
+    feeds: tuple[FeedConfig, ...] = ()
+    reports: list[PollReport] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+
+    def say(self, line: str = "") -> None:
+        """Print one line of the human summary (stdout is the product of this command)."""
+        self.lines.append(line)
+        print(line, flush=True)
+
+
+def demo_feeds_dir() -> Path:
+    """The bundled demo feed files (package data ``newswatch/demo_feeds``)."""
+    return Path(str(resources.files("newswatch").joinpath("demo_feeds")))
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    extensions_map = {  # noqa: RUF012 - the stdlib's own class attribute, extended
+        **SimpleHTTPRequestHandler.extensions_map,
+        ".atom": "application/atom+xml",
+        ".xml": "application/rss+xml",
+        ".json": "application/feed+json",
+    }
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("demo_http", extra={"request": format % args})
+
+
+@contextmanager
+def serve_directory(directory: Path, host: str = "127.0.0.1") -> Iterator[str]:
+    """Serve ``directory`` over HTTP on a free port of ``host`` in a thread; yields the base URL.
+
+    The stdlib handler sends Last-Modified and answers If-Modified-Since with 304, so a second poll is
+    conditional.
+
+        with serve_directory(demo_feeds_dir()) as base:
+            httpx.get(f"{base}/sahel-wire.xml")
+    """
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = ThreadingHTTPServer((host, 0), handler)
+    thread = threading.Thread(target=server.serve_forever, name="demo-feeds-http", daemon=True)
+    thread.start()
+    try:
+        yield f"http://{host}:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+# --- steps ------------------------------------------------------------------------------------------------
+
+
+async def start_broker(run: DemoRun) -> None:
+    """Use the cluster named in NEWSWATCH_KAFKA__BOOTSTRAP_SERVERS, else start the local broker."""
+    from newswatch.broker import LocalKafka
+
+    if "bootstrap_servers" in run.settings.kafka.model_fields_set:
+        run.say(f"Kafka: using {run.settings.kafka.bootstrap_servers} (NEWSWATCH_KAFKA__BOOTSTRAP_SERVERS)")
+        return
+    kafka = LocalKafka.from_settings(run.settings)
+    await asyncio.to_thread(kafka.start)
+    run.say(f"Kafka: local broker on {run.settings.kafka.bootstrap_servers} (log: {kafka.log_path})")
+
+
+async def ensure_topics(run: DemoRun) -> None:
+    from newswatch.broker import ensure_topics as ensure
+
+    await asyncio.to_thread(ensure, run.settings.kafka)
+
+
+async def serve_feeds(run: DemoRun) -> None:
+    run.feeds_base = run.exits.enter_context(serve_directory(demo_feeds_dir()))
+    text = (demo_feeds_dir() / "feeds.yaml").read_text(encoding="utf-8").replace("{base}", run.feeds_base)
+    run.feeds = parse_feeds(text, default_interval_seconds=run.settings.poller.default_interval_seconds)
+    run.say(f"Feeds: {len(run.feeds)} demo feeds served from {run.feeds_base}")
+
+
+async def poll_feeds(run: DemoRun) -> None:
+    metrics = PollerMetrics([feed.name for feed in run.feeds], registry=CollectorRegistry())
+    async with open_poller(run.settings, run.feeds, metrics=metrics) as poller:
+        run.reports = await poller.run_once()
+    outlets = {feed.name: feed.outlet or feed.name for feed in run.feeds}
+    for report in sorted(run.reports, key=lambda r: r.feed):
+        detail = f" ({report.error})" if report.error else ""
+        run.say(
+            f"  {outlets[report.feed]:22} {report.outcome:12} {report.new:3} new  {report.duplicate:3} seen before"
+            f"  {report.rejected} rejected{detail}"
+        )
+    run.say("Poller: " + summarise(run.reports))
+
+
+async def read_back(run: DemoRun) -> None:
+    records = await asyncio.to_thread(_read_articles, run.settings)
+    topic = run.settings.kafka.topic_articles
+    outlets = Counter(str(r.get("outlet")) for r in records)
+    languages = Counter(str(r.get("language") or "?")[:2] for r in records)
+    run.say(
+        f"On {topic}: {len(records)} articles from {len(outlets)} outlets"
+        f" ({', '.join(f'{n} {lang}' for lang, n in languages.most_common())})"
+    )
+    latest = sorted(records, key=lambda r: str(r.get("published_at") or ""), reverse=True)[:5]
+    for record in latest:
+        run.say(f"  [{str(record.get('language'))[:2]}] {record.get('outlet')}: {record.get('title')}")
+
+
+def _read_articles(settings: Settings) -> list[dict[str, Any]]:
+    from newswatch.broker import read_all
+
+    return [record for record in read_all(settings.kafka, settings.kafka.topic_articles)]
+
+
+Step = Callable[[DemoRun], Awaitable[None]]
+STEPS: tuple[Step, ...] = (start_broker, ensure_topics, serve_feeds, poll_feeds, read_back)
+
+
+def _demo_settings(settings: Settings) -> Settings:
+    """The user's settings, with the poller allowed to fetch 127.0.0.1 and its own demo state file."""
+    poller = settings.poller.model_copy(
+        update={
+            "allow_private_networks": (*settings.poller.allow_private_networks, "127.0.0.1/32"),
+            "store_path": settings.state_dir / "demo" / "poller.sqlite3",
+        }
+    )
+    return settings.model_copy(update={"poller": poller})
+
+
+async def _run(run: DemoRun, timeout: float) -> None:
+    async with asyncio.timeout(timeout):
+        with run.exits:
+            for step in STEPS:
+                log.info("demo_step", extra={"step": step.__name__})
+                await step(run)
+
+
+def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--timeout", type=float, default=240.0, help="bound on the whole run, seconds")
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """Run every step in order; any failure is reported in one line and exits 1."""
+    run = DemoRun(settings=_demo_settings(args.settings))
+    try:
+        asyncio.run(_run(run, args.timeout))
+    except TimeoutError:
+        print(f"newswatch demo: did not finish within {args.timeout:g} s")
+        return 1
+    except Exception as exc:  # the demo's contract is one clear line, never a traceback
+        log.error("demo_failed", exc_info=exc)
+        print(f"newswatch demo: failed: {type(exc).__name__}: {exc}")
+        return 1
+    return 0
