@@ -14,9 +14,9 @@ import asyncio
 import contextlib
 import logging
 import signal
-import ssl
 import sys
 import time
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -24,9 +24,10 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
-from aiokafka.helpers import create_ssl_context
 from prometheus_client import CollectorRegistry, start_http_server
 
+from newswatch.broker.clients import aiokafka_consumer_config, aiokafka_producer_config
+from newswatch.broker.errors import ClientConfigError
 from newswatch.contracts import EVENT_TYPES, DeadLetter
 from newswatch.notify.console import format_alert
 from newswatch.notify.dispatch import (
@@ -43,7 +44,7 @@ from newswatch.notify.metrics import NotifyMetrics
 from newswatch.notify.store import DeliveryStore
 from newswatch.notify.subscriptions import Subscription, alert_matches, load_subscriptions
 from newswatch.notify.webhook import RetryPolicy, WebhookSender
-from newswatch.settings import KafkaSettings, Settings
+from newswatch.settings import Settings
 
 __all__ = ["add_alerts_arguments", "add_notify_arguments", "run_alerts", "run_notify"]
 
@@ -51,28 +52,6 @@ log = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------------------------------------- Kafka wiring
-def _kafka_kwargs(kafka: KafkaSettings) -> dict[str, Any]:
-    """aiokafka connection options from the shared Kafka settings (TLS and SASL included)."""
-    kwargs: dict[str, Any] = {
-        "bootstrap_servers": kafka.bootstrap_servers,
-        "security_protocol": kafka.security_protocol,
-    }
-    if kafka.security_protocol in ("SSL", "SASL_SSL"):
-        ctx: ssl.SSLContext = create_ssl_context(
-            cafile=str(kafka.ssl_cafile) if kafka.ssl_cafile else None,
-            certfile=str(kafka.ssl_certfile) if kafka.ssl_certfile else None,
-            keyfile=str(kafka.ssl_keyfile) if kafka.ssl_keyfile else None,
-        )
-        kwargs["ssl_context"] = ctx
-    if kafka.security_protocol.startswith("SASL"):
-        kwargs["sasl_mechanism"] = kafka.sasl_mechanism or "PLAIN"
-        kwargs["sasl_plain_username"] = kafka.sasl_username
-        kwargs["sasl_plain_password"] = (
-            kafka.sasl_password.get_secret_value() if kafka.sasl_password else None
-        )
-    return kwargs
-
-
 class _KafkaDeadLetterSink:
     """DeadLetter v1 records on the dead-letter topic, keyed like the alert, subscription in a header."""
 
@@ -185,18 +164,14 @@ async def _serve(settings: Settings, subs: tuple[Subscription, ...], metrics: No
     producer: AIOKafkaProducer | None = None
     sink: DeadLetterSink
     if cfg.deadletter == "topic":
-        producer = AIOKafkaProducer(**_kafka_kwargs(kafka), acks="all", enable_idempotence=True)
+        producer = AIOKafkaProducer(**aiokafka_producer_config(kafka))
         await producer.start()
         sink = _KafkaDeadLetterSink(producer, kafka.topic_deadletter)
     else:
         sink = FileDeadLetterSink(cfg.deadletter_dir or settings.state_dir / "notify-deadletters")
 
     consumer = AIOKafkaConsumer(
-        **_kafka_kwargs(kafka),
-        group_id=cfg.group_id,
-        enable_auto_commit=False,
-        auto_offset_reset=cfg.start_from,
-        client_id="newswatch-notify",
+        **{**aiokafka_consumer_config(kafka, cfg.group_id), "auto_offset_reset": cfg.start_from}
     )
     async with httpx.AsyncClient(
         timeout=cfg.request_timeout_seconds, follow_redirects=False, trust_env=False
@@ -258,7 +233,20 @@ def run_notify(args: argparse.Namespace) -> int:
     metrics = NotifyMetrics([s.name for s in subs], registry=registry)
     if settings.notify.metrics_port:
         start_http_server(settings.notify.metrics_port, settings.notify.metrics_host, registry=registry)
-    return asyncio.run(_serve(settings, subs, metrics))
+    return _run_kafka("notify", _serve(settings, subs, metrics))
+
+
+def _run_kafka(command: str, main: Coroutine[Any, Any, int]) -> int:
+    """Run ``main``; Kafka configuration and connection failures exit with a message, not a traceback."""
+    try:
+        return asyncio.run(main)
+    except ClientConfigError as exc:
+        print(f"newswatch {command}: {exc}", file=sys.stderr)
+        return 2
+    except KafkaError as exc:
+        log.error("kafka_unavailable", extra={"error": str(exc)})
+        print(f"newswatch {command}: Kafka unavailable: {exc}", file=sys.stderr)
+        return 1
 
 
 # ---------------------------------------------------------------------------------------------- alerts tail
@@ -278,13 +266,9 @@ def add_alerts_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def _tail(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
-    consumer = AIOKafkaConsumer(
-        settings.kafka.topic_alerts,
-        **_kafka_kwargs(settings.kafka),
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest" if args.from_beginning else "latest",
-    )
+    config = aiokafka_consumer_config(settings.kafka, None)
+    config["auto_offset_reset"] = "earliest" if args.from_beginning else "latest"
+    consumer = AIOKafkaConsumer(settings.kafka.topic_alerts, **config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -325,5 +309,5 @@ async def _tail(settings: Settings, args: argparse.Namespace, out: TextIO) -> in
 def run_alerts(args: argparse.Namespace) -> int:
     """``newswatch alerts tail``: print matching alerts until interrupted (or --max-alerts/--idle-timeout)."""
     with contextlib.suppress(BrokenPipeError):
-        return asyncio.run(_tail(args.settings, args, sys.stdout))
+        return _run_kafka("alerts tail", _tail(args.settings, args, sys.stdout))
     return 0

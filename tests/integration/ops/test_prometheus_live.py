@@ -19,8 +19,6 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
-import warnings
-from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -29,11 +27,6 @@ import pytest
 import yaml
 
 from newswatch.demo import demo_feeds_dir, serve_directory
-
-with warnings.catch_warnings():
-    # kafka-python 3.0 loads its protocol schemas with importlib.resources.open_text (deprecated in 3.11)
-    warnings.filterwarnings("ignore", "open_text is deprecated", DeprecationWarning)
-    from kafka.admin import KafkaAdminClient, NewTopic
 
 ROOT = Path(__file__).resolve().parents[3]
 PROM = ROOT / "deploy" / "prometheus"
@@ -120,21 +113,8 @@ def _prometheus_config(tmp: Path, ports: dict[str, int]) -> Path:
     return path
 
 
-@pytest.fixture
-def topics(kafka_bootstrap: str) -> Iterator[dict[str, str]]:
-    suffix = uuid.uuid4().hex[:10]
-    names = {k: f"test.{k}.{suffix}" for k in ("articles", "classified", "alerts", "deadletter")}
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap, client_id="ops-test-admin")
-    admin.create_topics([NewTopic(n, num_partitions=2, replication_factor=1) for n in names.values()])
-    try:
-        yield names
-    finally:
-        admin.delete_topics(list(names.values()))
-        admin.close()
-
-
 def test_every_recording_rule_and_panel_query_returns_data(
-    kafka_bootstrap: str, topics: dict[str, str], tmp_path: Path
+    kafka_bootstrap: str, unique_topics: Any, tmp_path: Path
 ) -> None:
     prometheus = shutil.which("prometheus")
     if prometheus is None:
@@ -149,10 +129,10 @@ def test_every_recording_rule_and_panel_query_returns_data(
             "NEWSWATCH_LOG_FORMAT": "json",
             "NEWSWATCH_STATE_DIR": str(tmp_path / "state"),
             "NEWSWATCH_KAFKA__BOOTSTRAP_SERVERS": kafka_bootstrap,
-            "NEWSWATCH_KAFKA__TOPIC_ARTICLES": topics["articles"],
-            "NEWSWATCH_KAFKA__TOPIC_CLASSIFIED": topics["classified"],
-            "NEWSWATCH_KAFKA__TOPIC_ALERTS": topics["alerts"],
-            "NEWSWATCH_KAFKA__TOPIC_DEADLETTER": topics["deadletter"],
+            "NEWSWATCH_KAFKA__TOPIC_ARTICLES": unique_topics.articles,
+            "NEWSWATCH_KAFKA__TOPIC_CLASSIFIED": unique_topics.classified,
+            "NEWSWATCH_KAFKA__TOPIC_ALERTS": unique_topics.alerts,
+            "NEWSWATCH_KAFKA__TOPIC_DEADLETTER": unique_topics.deadletter,
             "NEWSWATCH_POLLER__METRICS_PORT": str(ports["poll"]),
             "NEWSWATCH_POLLER__METRICS_HOST": "127.0.0.1",
             "NEWSWATCH_POLLER__ALLOW_PRIVATE_NETWORKS": '["127.0.0.1/32"]',
@@ -181,7 +161,7 @@ def test_every_recording_rule_and_panel_query_returns_data(
         return any(r["value"][1] == "1" for r in _query(base, f'up{{job="{job}"}}'))
 
     with ExitStack() as stack:
-        stack.callback(lambda: [_stop(p) for p in reversed(list(procs.values()))])
+        stack.callback(_stop_all, procs)
         feeds_base = stack.enter_context(serve_directory(demo_feeds_dir()))
         feeds = yaml.safe_load((demo_feeds_dir() / "feeds.yaml").read_text())
         feeds["defaults"] = {"interval": "2s"}
@@ -201,7 +181,11 @@ def test_every_recording_rule_and_panel_query_returns_data(
             ],
         )
         _wait(
-            lambda: urllib.request.urlopen(f"{base}/-/ready", timeout=2).status == 200, "prometheus", 60, logs
+            lambda: urllib.request.urlopen(f"{base}/-/ready", timeout=2).status == 200,
+            "prometheus",
+            60,
+            logs,
+            procs,
         )
         cli = [sys.executable, "-m", "newswatch.cli"]
         start("worker", [*cli, "worker"])
@@ -232,6 +216,11 @@ def test_every_recording_rule_and_panel_query_returns_data(
                 empty.append(f"panel {where}: {expr}")
         assert not empty, "no data for:\n" + "\n".join(empty)
         assert len(_recording_rules()) >= 20 and len(_panel_queries()) >= 20
+
+
+def _stop_all(procs: dict[str, subprocess.Popen[bytes]]) -> None:
+    for proc in reversed(list(procs.values())):
+        _stop(proc)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

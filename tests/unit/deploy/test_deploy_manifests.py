@@ -17,6 +17,7 @@ import yaml
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel
 
+from newswatch.broker.topics import declared_topics
 from newswatch.cli import COMMANDS
 from newswatch.settings import KafkaSettings, Settings
 
@@ -222,14 +223,9 @@ def test_k8s_secret_and_configmap_cover_kafka_sasl_and_tls() -> None:
 
 def _articles_partitions() -> int:
     """Partitions of the articles topic as the broker package declares them."""
-    topics = importlib.import_module("newswatch.broker.topics")
-    for spec in vars(topics).values():
-        for item in (
-            spec.values() if isinstance(spec, dict) else spec if isinstance(spec, list | tuple) else ()
-        ):
-            if getattr(item, "name", None) == KafkaSettings().topic_articles:
-                return int(item.partitions)
-    raise AssertionError("news.articles.v1 not declared in newswatch.broker.topics")
+    settings = KafkaSettings()
+    (articles,) = [t for t in declared_topics(settings) if t.name == settings.topic_articles]
+    return int(articles.partitions)
 
 
 def test_keda_scales_the_worker_on_its_lag_up_to_the_partition_count() -> None:

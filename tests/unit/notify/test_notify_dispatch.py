@@ -77,7 +77,8 @@ def _env(alert: Alert, offset: int, partition: int = 0) -> Envelope:
 
 
 def _count(metrics: NotifyMetrics, sub: str, outcome: str) -> float:
-    return metrics.deliveries.labels(subscription=sub, outcome=outcome)._value.get()
+    value = metrics.deliveries.labels(subscription=sub, outcome=outcome)._value.get()
+    return float(value)
 
 
 async def test_filters_are_honoured_and_bodies_verifiable(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from tests.unit.notify.receiver import make_alert
 from newswatch.notify.errors import DeliveryError
 from newswatch.notify.signing import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from newswatch.notify.subscriptions import WebhookDestination
-from newswatch.notify.webhook import RetryPolicy, WebhookSender, classify_response
+from newswatch.notify.webhook import DeliveryResult, RetryPolicy, WebhookSender, classify_response
 
 DEST = WebhookDestination(url="https://hooks.example.org/x", secret=SecretStr("s3cret"))
 
@@ -36,7 +36,7 @@ class Script:
 
 async def _deliver(
     answers: list[int | Exception | httpx.Response], attempts: int = 4
-) -> tuple[object, Script, list[float], list[int]]:
+) -> tuple[DeliveryResult, Script, list[float], list[int]]:
     script = Script(answers)
     slept: list[float] = []
     retries: list[int] = []
