@@ -69,10 +69,10 @@ _STOP_WORDS = frozenset(_STOP_TEXT.split())
 
 
 class StateStore(Protocol):
-    """The part of a Faust table (or a dict) the alert book uses: string keys, bytes values."""
+    """The part of a Faust table (or a dict) the alert book uses: string keys, JSON text values."""
 
-    def get(self, key: str, /) -> bytes | None: ...
-    def __setitem__(self, key: str, value: bytes) -> None: ...
+    def get(self, key: str, /) -> str | None: ...
+    def __setitem__(self, key: str, value: str) -> None: ...
     def __delitem__(self, key: str) -> None: ...
 
 
@@ -268,7 +268,7 @@ class AlertBook:
             raise AlertStateError(f"alert {alert_id!r} unreadable: {exc}") from exc
 
     def _write_alert(self, state: _AlertState) -> None:
-        self._store[f"a|{state.alert.alert_id}"] = state.model_dump_json().encode()
+        self._store[f"a|{state.alert.alert_id}"] = state.model_dump_json()
 
     def _delete(self, key: str) -> None:
         if self._store.get(key) is not None:
@@ -292,7 +292,7 @@ class AlertBook:
         seen_key = self._seen_key(candidate.event_type, candidate.article_id)
         seen = self._store.get(seen_key)
         if seen is not None:
-            return self._replayed(seen.decode())
+            return self._replayed(seen)
         group = group_key(candidate.event_type)
         index = self._prune(group, self._read_index(group), now)
         cand_terms = terms_of((candidate.title, *candidate.evidence))
@@ -305,7 +305,7 @@ class AlertBook:
             if previous is None:
                 raise AlertStateError(f"alert {best.alert_id!r} indexed but missing")
             if candidate.url in previous.alert.links:
-                self._store[seen_key] = best.alert_id.encode()
+                self._store[seen_key] = best.alert_id
                 return AlertDecision("duplicate", None, best.alert_id)
             state = self._merge(previous, candidate)
             outcome = "updated"
@@ -320,8 +320,8 @@ class AlertBook:
         )
         others = tuple(s for s in index.alerts if s.alert_id != summary.alert_id)
         self._write_alert(state)
-        self._store[seen_key] = state.alert.alert_id.encode()
-        self._store[f"g|{group}"] = _GroupIndex(alerts=(*others, summary)).model_dump_json().encode()
+        self._store[seen_key] = state.alert.alert_id
+        self._store[f"g|{group}"] = _GroupIndex(alerts=(*others, summary)).model_dump_json()
         return AlertDecision(outcome, state.alert, state.alert.alert_id)
 
     def mark_emitted(self, alert: Alert) -> None:
@@ -355,7 +355,7 @@ class AlertBook:
                     self._delete(self._seen_key(state.alert.event_type, article_id))
                 self._delete(f"a|{summary.alert_id}")
         pruned = _GroupIndex(alerts=tuple(s for s in index.alerts if s.alert_id in kept_ids))
-        self._store[f"g|{group}"] = pruned.model_dump_json().encode()
+        self._store[f"g|{group}"] = pruned.model_dump_json()
         return pruned
 
     def _best_match(

@@ -59,12 +59,12 @@ def barkhane(i: int) -> Candidate:
 
 
 @pytest.fixture
-def store() -> dict[str, bytes]:
+def store() -> dict[str, str]:
     return {}
 
 
 @pytest.fixture
-def book(store: dict[str, bytes]) -> AlertBook:
+def book(store: dict[str, str]) -> AlertBook:
     return AlertBook(store, AlertPolicy())
 
 
@@ -144,7 +144,7 @@ def test_state_ahead_of_the_acknowledged_version_is_resent_identically(book: Ale
     assert book.apply(barkhane(1), now=NOW).outcome == "duplicate"
 
 
-def test_state_survives_a_new_book_over_the_same_store(store: dict[str, bytes]) -> None:
+def test_state_survives_a_new_book_over_the_same_store(store: dict[str, str]) -> None:
     emit(AlertBook(store, AlertPolicy()), barkhane(0))
     restarted = AlertBook(dict(store), AlertPolicy())
     decision = restarted.apply(barkhane(1), now=NOW)
@@ -189,7 +189,7 @@ def test_event_types_never_share_an_alert(book: AlertBook) -> None:
     assert pk is not None and pk.status == "new"
 
 
-def test_closed_alerts_are_pruned_after_retention(book: AlertBook, store: dict[str, bytes]) -> None:
+def test_closed_alerts_are_pruned_after_retention(book: AlertBook, store: dict[str, str]) -> None:
     first = emit(book, barkhane(0))
     assert first is not None
     later = NOW + timedelta(hours=AlertPolicy().retention_hours + 1)
@@ -199,20 +199,20 @@ def test_closed_alerts_are_pruned_after_retention(book: AlertBook, store: dict[s
     assert len(book.open_alert_ids("military_withdrawal")) == 1
 
 
-def test_open_alerts_per_group_are_capped(store: dict[str, bytes]) -> None:
+def test_open_alerts_per_group_are_capped(store: dict[str, str]) -> None:
     book = AlertBook(store, AlertPolicy(max_open_alerts_per_group=2))
     for i, country in enumerate(("RU", "US", "GB")):
         emit(book, candidate(f"c{i}", title=f"{country} troops", countries=(country,)))
     assert len(book.open_alert_ids("military_withdrawal")) == 2
 
 
-def test_corrupt_state_raises_alert_state_error(book: AlertBook, store: dict[str, bytes]) -> None:
-    store["g|military_withdrawal"] = b"{not json"
+def test_corrupt_state_raises_alert_state_error(book: AlertBook, store: dict[str, str]) -> None:
+    store["g|military_withdrawal"] = "{not json"
     with pytest.raises(AlertStateError):
         book.apply(barkhane(0), now=NOW)
 
 
-def test_evidence_is_capped_and_deduplicated(store: dict[str, bytes]) -> None:
+def test_evidence_is_capped_and_deduplicated(store: dict[str, str]) -> None:
     book = AlertBook(store, AlertPolicy(max_evidence=3))
     alerts = [emit(book, barkhane(i)) for i in range(5)]
     last = alerts[-1]

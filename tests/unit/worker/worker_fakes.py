@@ -15,7 +15,15 @@ _KEYWORDS: dict[EventType, tuple[str, ...]] = {
     "coup": ("coup", "putsch", "seized power"),
     "peacekeeping_change": ("minusma", "peacekeeping", "monusco"),
 }
-_COUNTRIES = {"mali": "ML", "france": "FR", "french": "FR", "niger": "NE", "denmark": "DK", "sudan": "SD"}
+_COUNTRIES = {
+    "mali": "ML",
+    "france": "FR",
+    "french": "FR",
+    "niger": "NE",
+    "denmark": "DK",
+    "russia": "RU",
+    "ukrain": "UA",
+}
 
 
 class KeywordClassifier:
