@@ -7,13 +7,16 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+# HOME under /opt/newswatch: whatever the warm-up caches in ~/.cache (a rebuilt model directory, tokenizer
+# files) lands inside the tree that the runtime stage copies.
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    HOME=/opt/newswatch/home \
     HF_HOME=/opt/newswatch/hf \
     HF_HUB_OFFLINE=1 \
     TRANSFORMERS_OFFLINE=1
 WORKDIR /src
-RUN python -m venv /opt/newswatch/venv
+RUN mkdir -p /opt/newswatch/home /opt/newswatch/hf && python -m venv /opt/newswatch/venv
 ENV PATH=/opt/newswatch/venv/bin:$PATH
 # CPU wheels of torch first: the default PyPI wheel pulls several GB of CUDA libraries.
 COPY pyproject.toml README.md ./
@@ -36,7 +39,11 @@ LABEL org.opencontainers.image.title="newswatch" \
 RUN groupadd --system --gid 10001 newswatch \
  && useradd --system --uid 10001 --gid newswatch --home-dir /var/lib/newswatch --create-home newswatch
 COPY --from=build /opt/newswatch /opt/newswatch
+# the baked caches stay readable by everyone and writable by the service user (Compose); on Kubernetes the
+# root file system is read-only and the caches are only read
+RUN chown -R 10001:10001 /opt/newswatch/home /opt/newswatch/hf
 ENV PATH=/opt/newswatch/venv/bin:$PATH \
+    HOME=/opt/newswatch/home \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     HF_HOME=/opt/newswatch/hf \
