@@ -207,6 +207,8 @@ def faust_broker_urls(settings: KafkaSettings) -> list[str]:
 def faust_app_config(settings: KafkaSettings) -> dict[str, Any]:
     """Keyword arguments for ``faust.App``: broker URLs, credentials (TLS/SASL), client id, acks, gzip.
 
+    Timeouts stay faust's own (its request timeout must exceed its 60 s session timeout).
+
     app = faust.App("newswatch-worker", **faust_app_config(settings.kafka), store="memory://")
     """
     import faust  # imported here: faust is slow to import and only the worker needs it
@@ -227,7 +229,6 @@ def faust_app_config(settings: KafkaSettings) -> dict[str, Any]:
         "broker": faust_broker_urls(settings),
         "broker_credentials": credentials,
         "broker_client_id": settings.client_id,
-        "broker_request_timeout": settings.request_timeout_ms / 1000,
         "producer_acks": -1,
         "producer_compression_type": COMPRESSION_TYPE,
     }
