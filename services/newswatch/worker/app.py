@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import ssl
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -34,8 +33,9 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from pydantic import ValidationError
 
 from newswatch import __version__
+from newswatch.broker import aiokafka_config, faust_app_config
 from newswatch.contracts import Alert, Article, DeadLetter
-from newswatch.settings import KafkaSettings, Settings
+from newswatch.settings import Settings
 from newswatch.worker.alerts import AlertBook, Candidate, candidates_from, group_key
 from newswatch.worker.batch import Classifier, classify_resilient, enrich
 from newswatch.worker.deadletter import SourceRecord, dead_letter, decode_article
@@ -49,7 +49,7 @@ from newswatch.worker.errors import (
 from newswatch.worker.lag import LagTracker
 from newswatch.worker.metrics import WorkerMetrics
 
-__all__ = ["WorkerApp", "aiokafka_kwargs", "faust_broker_kwargs"]
+__all__ = ["WorkerApp"]
 
 log = logging.getLogger(__name__)
 
@@ -58,51 +58,6 @@ _MAX_BACKOFF_SECONDS = 30.0
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _ssl_context(kafka: KafkaSettings) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=str(kafka.ssl_cafile) if kafka.ssl_cafile else None)
-    if kafka.ssl_certfile:
-        context.load_cert_chain(
-            str(kafka.ssl_certfile), str(kafka.ssl_keyfile) if kafka.ssl_keyfile else None
-        )
-    return context
-
-
-def faust_broker_kwargs(kafka: KafkaSettings) -> dict[str, Any]:
-    """``broker`` and ``broker_credentials`` for :class:`faust.App` from the Kafka settings.
-
-    faust.App("id", **faust_broker_kwargs(settings.kafka))
-    """
-    brokers = [f"kafka://{host.strip()}" for host in kafka.bootstrap_servers.split(",") if host.strip()]
-    credentials: Any = None
-    if kafka.security_protocol == "SSL":
-        credentials = faust.SSLCredentials(_ssl_context(kafka))
-    elif kafka.security_protocol in ("SASL_PLAINTEXT", "SASL_SSL"):
-        credentials = faust.SASLCredentials(
-            username=kafka.sasl_username,
-            password=kafka.sasl_password.get_secret_value() if kafka.sasl_password else None,
-            mechanism=kafka.sasl_mechanism or "PLAIN",
-            ssl_context=_ssl_context(kafka) if kafka.security_protocol == "SASL_SSL" else None,
-        )
-    return {"broker": brokers, "broker_credentials": credentials}
-
-
-def aiokafka_kwargs(kafka: KafkaSettings) -> dict[str, Any]:
-    """Connection keyword arguments of aiokafka clients (bootstrap, TLS, SASL) from the Kafka settings."""
-    kwargs: dict[str, Any] = {
-        "bootstrap_servers": kafka.bootstrap_servers,
-        "security_protocol": kafka.security_protocol,
-    }
-    if kafka.security_protocol in ("SSL", "SASL_SSL"):
-        kwargs["ssl_context"] = _ssl_context(kafka)
-    if kafka.security_protocol in ("SASL_PLAINTEXT", "SASL_SSL"):
-        kwargs["sasl_mechanism"] = kafka.sasl_mechanism or "PLAIN"
-        kwargs["sasl_plain_username"] = kafka.sasl_username
-        kwargs["sasl_plain_password"] = (
-            kafka.sasl_password.get_secret_value() if kafka.sasl_password else None
-        )
-    return kwargs
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +88,7 @@ class WorkerApp:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newswatch-inference")
         self.app = faust.App(
             ws.app_id,
-            **faust_broker_kwargs(kafka),
+            **faust_app_config(kafka),
             store="memory://",
             autodiscover=False,
             web_enabled=ws.web_enabled,
@@ -150,7 +105,6 @@ class WorkerApp:
             consumer_auto_offset_reset="earliest",
             table_standby_replicas=ws.table_standby_replicas,
             datadir=str(settings.state_dir / "worker" / ws.app_id),
-            producer_acks=-1,
             key_serializer="raw",
             value_serializer="raw",
         )
@@ -211,7 +165,7 @@ class WorkerApp:
             self.candidates_topic.get_topic_name(): {},
             self.table.changelog_topic.get_topic_name(): {"cleanup.policy": "compact"},
         }
-        admin = AIOKafkaAdminClient(**aiokafka_kwargs(self._settings.kafka))
+        admin = AIOKafkaAdminClient(**aiokafka_config(self._settings.kafka))
         await admin.start()
         try:
             existing = set(await admin.list_topics())
