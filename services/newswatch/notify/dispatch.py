@@ -324,15 +324,28 @@ class Dispatcher:
                 "error": result.error,
             },
         )
+        await self._send_deadletter(name, deadletter, env.key)
+
+    async def _send_deadletter(self, name: str, deadletter: DeadLetter, key: bytes | None) -> None:
         while True:  # a dead letter is never dropped: retry until the sink takes it
             try:
-                await self._deadletters.send(name, deadletter, env.key)
+                await self._deadletters.send(name, deadletter, key)
             except Exception:
                 log.exception("deadletter_send_failed", extra={"subscription": name})
                 await asyncio.sleep(self._dl_retry)
                 continue
-            self._metrics.deadletters.labels(reason="delivery_failed").inc()
+            self._metrics.deadletters.labels(reason=deadletter.reason).inc()
             return
+
+    async def reject(self, deadletter: DeadLetter, key: bytes | None) -> None:
+        """Dead-letter a record that is no alert (``deadletter`` names its offset) and account for it."""
+        await self._send_deadletter("", deadletter, key)
+        assert (
+            deadletter.topic is not None
+            and deadletter.partition is not None
+            and deadletter.offset is not None
+        )
+        self.skip(deadletter.topic, deadletter.partition, deadletter.offset)
 
     async def drain(self, timeout: float) -> bool:
         """Wait until every queue is empty and idle, at most ``timeout`` s; True when drained."""

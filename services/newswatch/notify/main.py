@@ -118,7 +118,7 @@ def _load(settings: Settings, override: Path | None) -> tuple[Subscription, ...]
 
 
 async def _intake(
-    record: ConsumerRecord[bytes, bytes], dispatcher: Dispatcher, sink: DeadLetterSink, metrics: NotifyMetrics
+    record: ConsumerRecord[bytes, bytes], dispatcher: Dispatcher, metrics: NotifyMetrics
 ) -> None:
     metrics.alerts_consumed.inc()
     raw = record.value if record.value is not None else None
@@ -143,9 +143,7 @@ async def _intake(
             key=record.key,
             value=record.value or b"",
         )
-        await sink.send("", deadletter, record.key)
-        metrics.deadletters.labels(reason=exc.reason).inc()
-        dispatcher.skip(record.topic, record.partition, record.offset)
+        await dispatcher.reject(deadletter, record.key)
         return
     env = Envelope(alert, raw or b"", record.key, record.topic, record.partition, record.offset)
     await dispatcher.submit(env)
@@ -197,7 +195,7 @@ async def _serve(settings: Settings, subs: tuple[Subscription, ...], metrics: No
                 batches = await consumer.getmany(timeout_ms=500, max_records=500)
                 for records in batches.values():
                     for record in records:
-                        await _intake(record, dispatcher, sink, metrics)
+                        await _intake(record, dispatcher, metrics)
                 if time.monotonic() - last_commit >= cfg.commit_interval_seconds:
                     await _commit(consumer, dispatcher)
                     last_commit = time.monotonic()

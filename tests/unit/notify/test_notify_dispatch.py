@@ -205,3 +205,33 @@ def test_offset_tracker_commits_only_below_the_first_unsettled_record() -> None:
     t.forget([(TOPIC, 1)])
     t.done((TOPIC, 1), 0)  # a late completion for a revoked partition is ignored
     assert t.committable() == {} and t.pending_count() == 0
+
+
+class FlakySink(ListSink):
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    async def send(self, subscription: str, deadletter: DeadLetter, key: bytes | None) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("broker away")
+        await super().send(subscription, deadletter, key)
+
+
+async def test_rejected_records_are_dead_lettered_even_when_the_sink_fails_at_first(tmp_path: Path) -> None:
+    from newswatch.notify.dispatch import build_deadletter
+
+    sink = FlakySink(failures=2)
+    subs = parse_subscriptions({"subscriptions": [{"name": "tty", "destination": {"type": "console"}}]})
+    metrics = NotifyMetrics(["tty"], registry=CollectorRegistry())
+    dispatcher = Dispatcher(
+        subs, {}, DeliveryStore(tmp_path / "s.db"), metrics, sink, deadletter_retry_seconds=0.01
+    )
+    dead = build_deadletter(
+        reason="decode_error", error="not JSON", topic=TOPIC, partition=1, offset=4, key=None, value=b"{"
+    )
+    await dispatcher.reject(dead, None)
+    assert [d.reason for _, d in sink.items] == ["decode_error"]
+    assert dispatcher.tracker.committable() == {(TOPIC, 1): 5}
+    assert metrics.deadletters.labels(reason="decode_error")._value.get() == 1
