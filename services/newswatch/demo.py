@@ -7,6 +7,7 @@ Steps, each a function over one :class:`DemoRun` (a later stage is one more func
 3. ``serve_feeds``     ``newswatch/demo_feeds/`` over HTTP on 127.0.0.1 (a random free port)
 4. ``poll_feeds``      the real poller, once, allowed to fetch 127.0.0.1 only
 5. ``read_back``       what is on the articles topic now, summarised for a human
+6. ``run_worker_stage`` the streaming worker (subprocess); alerts printed as they arrive (newswatch.worker)
 
     newswatch demo                 # prints the summary, exits 0
     newswatch demo --timeout 300   # the bound on the whole run, in seconds
@@ -35,6 +36,7 @@ from newswatch.poller.main import open_poller, summarise
 from newswatch.poller.metrics import PollerMetrics
 from newswatch.poller.service import PollReport
 from newswatch.settings import Settings
+from newswatch.worker.demo_stage import run_worker_stage
 
 __all__ = ["STEPS", "DemoRun", "add_demo_arguments", "demo_feeds_dir", "run_demo", "serve_directory"]
 
@@ -160,7 +162,7 @@ def _read_articles(settings: Settings) -> list[dict[str, Any]]:
 
 
 Step = Callable[[DemoRun], Awaitable[None]]
-STEPS: tuple[Step, ...] = (start_broker, ensure_topics, serve_feeds, poll_feeds, read_back)
+STEPS: tuple[Step, ...] = (start_broker, ensure_topics, serve_feeds, poll_feeds, read_back, run_worker_stage)
 
 
 def _demo_settings(settings: Settings) -> Settings:
