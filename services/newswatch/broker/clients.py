@@ -118,16 +118,18 @@ def kafka_python_config(settings: KafkaSettings) -> dict[str, Any]:
     return config
 
 
-def producer_config(settings: KafkaSettings) -> dict[str, Any]:
+def producer_config(settings: KafkaSettings, *, max_request_size: int = 1024 * 1024) -> dict[str, Any]:
     """kafka-python ``KafkaProducer`` options for durable publishing (the poller).
 
     acks=all with idempotence (kafka-python 3 supports it: no duplicates or reordering on retry), gzip,
     unlimited retries bounded by ``delivery_timeout_ms`` (2 min), 5 ms linger to batch a feed's articles.
+    Dead-letter producers pass ``max_request_size=DEADLETTER_MAX_BYTES`` (``topics.py``).
 
         KafkaProducer(**producer_config(settings.kafka), value_serializer=...)
     """
     return {
         **kafka_python_config(settings),
+        "max_request_size": max_request_size,
         "acks": "all",
         "enable_idempotence": True,
         "compression_type": COMPRESSION_TYPE,
@@ -175,13 +177,16 @@ def aiokafka_config(settings: KafkaSettings) -> dict[str, Any]:
     return config
 
 
-def aiokafka_producer_config(settings: KafkaSettings) -> dict[str, Any]:
-    """``AIOKafkaProducer`` options: acks=all, idempotence, gzip.
+def aiokafka_producer_config(
+    settings: KafkaSettings, *, max_request_size: int = 1024 * 1024
+) -> dict[str, Any]:
+    """``AIOKafkaProducer`` options: acks=all, idempotence, gzip; ``max_request_size`` as for kafka-python.
 
     producer = AIOKafkaProducer(**aiokafka_producer_config(settings.kafka))
     """
     return {
         **aiokafka_config(settings),
+        "max_request_size": max_request_size,
         "acks": "all",
         "enable_idempotence": True,
         "compression_type": COMPRESSION_TYPE,

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ARTICLES_PARTITIONS",
+    "DEADLETTER_MAX_BYTES",
     "EnsureReport",
     "TopicSpec",
     "TopicState",
@@ -40,6 +41,10 @@ log = logging.getLogger(__name__)
 
 _DAY_MS = 24 * 60 * 60 * 1000
 _MIB = 1024 * 1024
+
+#: Largest dead letter: the original record (up to 1 MiB) in base64 plus error details. Dead-letter
+#: producers must raise their ``max_request_size`` to this.
+DEADLETTER_MAX_BYTES = 4 * _MIB
 
 #: Articles and classifications share a key (article id) and a partition count, so they are co-partitioned;
 #: it is also the most worker instances that can classify in parallel.
@@ -127,7 +132,7 @@ def declared_topics(settings: KafkaSettings) -> tuple[TopicSpec, ...]:
                 **common,
                 "cleanup.policy": "delete",
                 "retention.ms": str(90 * _DAY_MS),
-                "max.message.bytes": str(4 * _MIB),
+                "max.message.bytes": str(DEADLETTER_MAX_BYTES),
             },
             key="source topic/partition/offset, or none",
             schema="schemas/deadletter.v1.json",
