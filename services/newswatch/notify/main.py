@@ -81,6 +81,14 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         log.info("partitions_assigned", extra={"partitions": sorted(tp.partition for tp in assigned)})
 
 
+async def _start_client(
+    client: AIOKafkaConsumer | AIOKafkaProducer, stack: contextlib.AsyncExitStack
+) -> None:
+    """Start an aiokafka client and register its stop, also when starting fails half-way."""
+    stack.push_async_callback(client.stop)
+    await client.start()
+
+
 async def _commit(consumer: AIOKafkaConsumer, dispatcher: Dispatcher) -> None:
     offsets = dispatcher.tracker.committable()
     if not offsets:
@@ -157,23 +165,20 @@ async def _serve(settings: Settings, subs: tuple[Subscription, ...], metrics: No
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    store = DeliveryStore(cfg.store_path or settings.state_dir / "notify.sqlite3")
-    pruned = store.prune(cfg.store_retention_seconds)
-    producer: AIOKafkaProducer | None = None
-    sink: DeadLetterSink
-    if cfg.deadletter == "topic":
-        producer = AIOKafkaProducer(**aiokafka_producer_config(kafka))
-        await producer.start()
-        sink = _KafkaDeadLetterSink(producer, kafka.topic_deadletter)
-    else:
-        sink = FileDeadLetterSink(cfg.deadletter_dir or settings.state_dir / "notify-deadletters")
-
-    consumer = AIOKafkaConsumer(
-        **{**aiokafka_consumer_config(kafka, cfg.group_id), "auto_offset_reset": cfg.start_from}
-    )
-    async with httpx.AsyncClient(
-        timeout=cfg.request_timeout_seconds, follow_redirects=False, trust_env=False
-    ) as client:
+    async with contextlib.AsyncExitStack() as stack:  # closes, in reverse order, whatever was started
+        store = DeliveryStore(cfg.store_path or settings.state_dir / "notify.sqlite3")
+        stack.callback(store.close)
+        pruned = store.prune(cfg.store_retention_seconds)
+        sink: DeadLetterSink
+        if cfg.deadletter == "topic":
+            producer = AIOKafkaProducer(**aiokafka_producer_config(kafka))
+            await _start_client(producer, stack)
+            sink = _KafkaDeadLetterSink(producer, kafka.topic_deadletter)
+        else:
+            sink = FileDeadLetterSink(cfg.deadletter_dir or settings.state_dir / "notify-deadletters")
+        client = await stack.enter_async_context(
+            httpx.AsyncClient(timeout=cfg.request_timeout_seconds, follow_redirects=False, trust_env=False)
+        )
         sender = WebhookSender(
             client,
             RetryPolicy(cfg.max_attempts, cfg.backoff_base_seconds, cfg.backoff_max_seconds),
@@ -182,9 +187,13 @@ async def _serve(settings: Settings, subs: tuple[Subscription, ...], metrics: No
         dispatcher = Dispatcher(
             subs, build_deliverers(subs, sender, sys.stdout), store, metrics, sink, queue_size=cfg.queue_size
         )
+        consumer = AIOKafkaConsumer(
+            **{**aiokafka_consumer_config(kafka, cfg.group_id), "auto_offset_reset": cfg.start_from}
+        )
         consumer.subscribe([kafka.topic_alerts], listener=_Rebalance(consumer, dispatcher))
-        await consumer.start()
+        await _start_client(consumer, stack)
         await dispatcher.start()
+        stack.push_async_callback(dispatcher.stop)
         log.info(
             "notify_started",
             extra={"subscriptions": [s.name for s in subs], "group_id": cfg.group_id, "pruned": pruned},
@@ -202,11 +211,6 @@ async def _serve(settings: Settings, subs: tuple[Subscription, ...], metrics: No
         finally:
             drained = await dispatcher.drain(cfg.shutdown_grace_seconds)
             await _commit(consumer, dispatcher)
-            await dispatcher.stop()
-            await consumer.stop()
-            if producer is not None:
-                await producer.stop()
-            store.close()
             log.info("notify_stopped", extra={"drained": drained})
     return 0
 
@@ -274,8 +278,8 @@ async def _tail(settings: Settings, args: argparse.Namespace, out: TextIO) -> in
     event_types = tuple(args.event_type or EVENT_TYPES)
     countries = tuple(args.country or ())
     printed = 0
-    await consumer.start()
     try:
+        await consumer.start()
         idle_since = time.monotonic()
         while not stop.is_set():
             batches = await consumer.getmany(timeout_ms=250)
