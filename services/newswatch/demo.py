@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import functools
 import logging
+import sys
 import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
@@ -31,6 +32,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from newswatch.broker.errors import BrokerError
+from newswatch.poller.errors import PollerError
 from newswatch.poller.feeds import FeedConfig, parse_feeds
 from newswatch.poller.main import open_poller, summarise
 from newswatch.poller.metrics import PollerMetrics
@@ -103,21 +106,28 @@ def serve_directory(directory: Path, host: str = "127.0.0.1") -> Iterator[str]:
 
 
 async def start_broker(run: DemoRun) -> None:
-    """Use the cluster named in NEWSWATCH_KAFKA__BOOTSTRAP_SERVERS, else start the local broker."""
-    from newswatch.broker import LocalKafka
+    """Use the cluster named in NEWSWATCH_KAFKA__BOOTSTRAP_SERVERS, else start (or reuse) the local broker."""
+    from newswatch.broker import LocalKafka, fetch_jars
 
     if "bootstrap_servers" in run.settings.kafka.model_fields_set:
         run.say(f"Kafka: using {run.settings.kafka.bootstrap_servers} (NEWSWATCH_KAFKA__BOOTSTRAP_SERVERS)")
         return
     kafka = LocalKafka.from_settings(run.settings)
-    await asyncio.to_thread(kafka.start)
-    run.say(f"Kafka: local broker on {run.settings.kafka.bootstrap_servers} (log: {kafka.log_path})")
+    if await asyncio.to_thread(fetch_jars, kafka.config.jars_dir):  # idempotent, Maven only the first time
+        run.say(f"Kafka: fetched the Kafka jars into {kafka.config.jars_dir}")
+    started = await asyncio.to_thread(kafka.start)
+    run.settings = run.settings.model_copy(
+        update={"kafka": run.settings.kafka.model_copy(update={"bootstrap_servers": kafka.bootstrap})}
+    )
+    state = "started" if started else "already running"
+    run.say(f"Kafka: local broker {state} on {kafka.bootstrap} (log: {kafka.log_path})")
 
 
 async def ensure_topics(run: DemoRun) -> None:
     from newswatch.broker import ensure_topics as ensure
 
-    await asyncio.to_thread(ensure, run.settings.kafka)
+    report = await asyncio.to_thread(ensure, run.settings.kafka)
+    run.say(f"Topics: {len(report.created)} created, {len(report.existing)} already there")
 
 
 async def serve_feeds(run: DemoRun) -> None:
@@ -135,8 +145,8 @@ async def poll_feeds(run: DemoRun) -> None:
     for report in sorted(run.reports, key=lambda r: r.feed):
         detail = f" ({report.error})" if report.error else ""
         run.say(
-            f"  {outlets[report.feed]:22} {report.outcome:12} {report.new:3} new  {report.duplicate:3} seen before"
-            f"  {report.rejected} rejected{detail}"
+            f"  {outlets[report.feed]:22} {report.outcome:12} {report.new:3} new"
+            f"  {report.duplicate:3} seen before  {report.rejected} rejected{detail}"
         )
     run.say("Poller: " + summarise(run.reports))
 
@@ -158,7 +168,7 @@ async def read_back(run: DemoRun) -> None:
 def _read_articles(settings: Settings) -> list[dict[str, Any]]:
     from newswatch.broker import read_all
 
-    return [record for record in read_all(settings.kafka, settings.kafka.topic_articles)]
+    return read_all(settings.kafka, settings.kafka.topic_articles)
 
 
 Step = Callable[[DemoRun], Awaitable[None]]
@@ -194,10 +204,13 @@ def run_demo(args: argparse.Namespace) -> int:
     try:
         asyncio.run(_run(run, args.timeout))
     except TimeoutError:
-        print(f"newswatch demo: did not finish within {args.timeout:g} s")
+        print(f"newswatch demo: did not finish within {args.timeout:g} s", file=sys.stderr)
         return 1
-    except Exception as exc:  # the demo's contract is one clear line, never a traceback
+    except (BrokerError, PollerError, OSError) as exc:  # expected failures: one clear line
+        print(f"newswatch demo: failed: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug: still one line on stderr, the traceback in the log
         log.error("demo_failed", exc_info=exc)
-        print(f"newswatch demo: failed: {type(exc).__name__}: {exc}")
+        print(f"newswatch demo: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -40,36 +40,25 @@ __all__ = ["add_poll_arguments", "open_poller", "producer_factory", "run_poll", 
 log = logging.getLogger(__name__)
 
 
-def _producer_config(kafka: KafkaSettings) -> dict[str, Any]:
-    # TEMPORARY until newswatch.broker lands its client config factory.
-    config: dict[str, Any] = {
-        "bootstrap_servers": kafka.bootstrap_servers.split(","),
-        "security_protocol": kafka.security_protocol,
-        "acks": "all",
-        "enable_idempotence": True,
-        "compression_type": "gzip",
-        "client_id": "newswatch-poller",
-    }
-    return config
-
-
 def producer_factory(kafka: KafkaSettings, *, timeout_seconds: float) -> Callable[[], ProducerLike]:
-    """A factory of kafka-python producers for articles: acks=all, idempotent, compressed, bounded waits.
+    """A factory of kafka-python producers for articles: the broker package's durable config (acks=all,
+    idempotent, gzip) with its waits bounded by the poller's publish timeout.
 
     publisher = Publisher(producer_factory(settings.kafka, timeout_seconds=30), topic=..., timeout_seconds=30)
     """
     from kafka import KafkaProducer  # imported here: kafka-python is slow to import
 
+    from newswatch.broker.clients import producer_config
+
     delivery_ms = int(timeout_seconds * 1000)
     overrides: dict[str, Any] = {
-        "delivery_timeout_ms": delivery_ms,
-        "request_timeout_ms": min(30_000, max(1_000, delivery_ms // 2)),
+        "delivery_timeout_ms": delivery_ms,  # kafka-python needs it >= linger_ms + request_timeout_ms
+        "request_timeout_ms": min(kafka.request_timeout_ms, max(1_000, delivery_ms // 2)),
         "max_block_ms": delivery_ms,
-        "linger_ms": 5,
     }
 
     def build() -> ProducerLike:
-        config = {**_producer_config(kafka), **overrides}
+        config = {**producer_config(kafka), **overrides}
         producer: ProducerLike = KafkaProducer(**config)
         return producer
 

@@ -1,8 +1,9 @@
 """Clean one raw entry into an :class:`~newswatch.contracts.Article`, or reject it with a bounded reason.
 
 - URL: absolute, http(s), host lowercased, default port and fragment dropped, tracking parameters dropped.
-- id: ``sha256`` hex of the guid when it is a URL (canonicalised), else of ``feed_url + guid`` (a guid is only
-  unique within its feed), else of the canonical link.
+- id: ``sha256`` hex of the guid when it is a URL (canonicalised), else of the feed's namespace (its
+  configured name, stable when the feed's URL moves) plus the guid (a guid is only unique within its feed),
+  else of the canonical link.
 - Text: HTML stripped (script/style dropped), entities decoded, whitespace collapsed, lengths capped.
 - Dates: aware UTC; before 1970 or more than a day after the fetch is treated as unknown.
 - Language: entry, then feed configuration (the operator knows better than a CMS default), then the feed
@@ -68,6 +69,8 @@ class FeedContext:
 
     feed_url: str
     fetched_at: datetime
+    namespace: str | None = None
+    """Scope of non-URL guids: the configured feed name (default: ``feed_url``)."""
     base_url: str | None = None
     outlet: str | None = None
     feed_language: str | None = None
@@ -124,8 +127,8 @@ def _is_http_url(text: str) -> bool:
     return text.lower().startswith(("http://", "https://")) and canonical_url(text) is not None
 
 
-def article_id(guid: str | None, link: str | None, feed_url: str) -> str | None:
-    """Stable id: sha256 hex of the canonical URL guid, of ``feed_url`` + a non-URL guid, or of the link.
+def article_id(guid: str | None, link: str | None, namespace: str) -> str | None:
+    """Stable id: sha256 hex of the canonical URL guid, of ``namespace`` + a non-URL guid, or of the link.
 
     >>> by_link = article_id(None, "https://example.org/a?utm_source=x", "feed-1")
     >>> by_link == article_id("https://example.org/a", None, "feed-2")
@@ -135,7 +138,7 @@ def article_id(guid: str | None, link: str | None, feed_url: str) -> str | None:
         text = guid.strip()
         key = canonical_url(text) if _is_http_url(text) else None
         if key is None:
-            key = f"guid:{feed_url}\n{text}"
+            key = f"guid:{namespace}\n{text}"
     elif link:
         key = canonical_url(link)
         if key is None:
@@ -319,7 +322,7 @@ def normalise_entry(entry: RawEntry, context: FeedContext) -> Article | Rejected
         summary = _truncate(content, _SUMMARY_FROM_CONTENT)
     if not title and not summary:
         return Rejected("empty", "entry has neither a title nor a summary")
-    identifier = article_id(guid, url, context.feed_url)
+    identifier = article_id(guid, url, context.namespace or context.feed_url)
     if identifier is None:
         return Rejected("bad_url", "no stable id")
     cleaned = (_truncate(strip_html(author), _AUTHOR_MAX) for author in entry.authors)

@@ -138,6 +138,7 @@ class Poller:
         context = FeedContext(
             feed_url=feed.url,
             fetched_at=datetime.now(UTC),
+            namespace=feed.name,
             base_url=result.url,
             outlet=feed.outlet or parsed.title,
             feed_language=parsed.language,

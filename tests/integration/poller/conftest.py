@@ -1,116 +1,15 @@
-"""A scriptable local feed server (aiohttp on 127.0.0.1) and helpers to read the articles topic back."""
+"""Fixtures of the poller integration tests: a local feed server, poller settings on the session broker."""
 
 from __future__ import annotations
 
-import asyncio
-import gzip
-import json
-import os
-import time
-import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
+from poller_support import FeedServer, poller_settings
 
-from newswatch.contracts import validate_record
-from newswatch.poller.settings import PollerSettings
-from newswatch.settings import KafkaSettings, Settings
-
-
-@dataclass
-class Doc:
-    """The answer on one path: a ``status`` other than 200 short-circuits; ``redirect`` sends a 302."""
-
-    body: bytes = b""
-    content_type: str = "application/rss+xml"
-    etag: str | None = None
-    last_modified: str | None = None
-    status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
-    redirect: str | None = None
-    delay: float = 0.0
-    gzip: bool = False
-    endless: bool = False
-
-
-@dataclass
-class Hit:
-    path: str
-    headers: dict[str, str]
-
-
-class FeedServer:
-    """Serves :class:`Doc` objects; ``docs[path]`` may be a list, answered in turn (the last one repeats)."""
-
-    def __init__(self) -> None:
-        self.docs: dict[str, Doc | list[Doc]] = {}
-        self.hits: list[Hit] = []
-        self.base = ""
-        self._runner: web.AppRunner | None = None
-
-    def url(self, path: str) -> str:
-        return f"{self.base}{path}"
-
-    def hits_on(self, path: str) -> list[Hit]:
-        return [hit for hit in self.hits if hit.path == path]
-
-    def _doc(self, path: str) -> Doc | None:
-        entry = self.docs.get(path)
-        if isinstance(entry, list):
-            return entry.pop(0) if len(entry) > 1 else entry[0]
-        return entry
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        self.hits.append(Hit(request.path, dict(request.headers)))
-        doc = self._doc(request.path)
-        if doc is None:
-            return web.Response(status=404)
-        if doc.delay:
-            await asyncio.sleep(doc.delay)
-        if doc.redirect is not None:
-            return web.Response(status=302, headers={"Location": doc.redirect})
-        if doc.status != 200:
-            return web.Response(status=doc.status, headers=doc.headers)
-        validators = {k: v for k, v in (("ETag", doc.etag), ("Last-Modified", doc.last_modified)) if v}
-        if (doc.etag and request.headers.get("If-None-Match") == doc.etag) or (
-            not doc.etag
-            and doc.last_modified
-            and request.headers.get("If-Modified-Since") == doc.last_modified
-        ):
-            return web.Response(status=304, headers=validators)
-        headers = {"Content-Type": doc.content_type, **validators, **doc.headers}
-        if doc.endless:
-            response = web.StreamResponse(headers=headers)
-            await response.prepare(request)
-            try:
-                for _ in range(100_000):
-                    await response.write(b"<!-- padding -->" * 64)
-            except (ConnectionError, asyncio.CancelledError):
-                pass
-            return response
-        body = doc.body
-        if doc.gzip:
-            body = gzip.compress(body)
-            headers["Content-Encoding"] = "gzip"
-        return web.Response(body=body, headers=headers)
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_route("GET", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.base = f"http://127.0.0.1:{port}"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+from newswatch.settings import Settings
 
 
 @pytest.fixture
@@ -123,107 +22,7 @@ async def feed_server() -> AsyncIterator[FeedServer]:
         await server.stop()
 
 
-def rss(*items: tuple[str, str], ttl: int | None = None, title: str = "Test feed") -> bytes:
-    """An RSS 2.0 document with ``(title, link)`` items."""
-    entries = "".join(
-        f"<item><title>{t}</title><link>{link}</link><description>&lt;p&gt;About {t}.&lt;/p&gt;</description>"
-        f"<pubDate>Tue, 24 Nov 2026 17:05:00 +0000</pubDate></item>"
-        for t, link in items
-    )
-    ttl_tag = f"<ttl>{ttl}</ttl>" if ttl else ""
-    return (
-        f'<?xml version="1.0"?><rss version="2.0"><channel><title>{title}</title><language>en</language>'
-        f"{ttl_tag}{entries}</channel></rss>"
-    ).encode()
-
-
-def items(prefix: str, count: int, start: int = 0) -> list[tuple[str, str]]:
-    return [
-        (f"{prefix} story {n}", f"https://news.example.org/{prefix}/{n}?utm_source=rss")
-        for n in range(start, start + count)
-    ]
-
-
-def decode(value: bytes) -> dict[str, Any]:
-    record: dict[str, Any] = json.loads(value)
-    return record
-
-
-# --- Kafka --------------------------------------------------------------------------------------------
-
-
-def read_topic(
-    kafka: KafkaSettings, topic: str, timeout_s: float = 20.0
-) -> list[tuple[bytes, dict[str, Any]]]:
-    """Every record on ``topic`` from the beginning to its current end, as ``(key, decoded value)``;
-    each value is checked against ``schemas/article.v1.json``."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(
-        bootstrap_servers=kafka.bootstrap_servers.split(","),
-        enable_auto_commit=False,
-        group_id=None,
-        consumer_timeout_ms=1000,
-    )
-    try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(assigned)
-        consumer.seek_to_beginning(*assigned)
-        end = consumer.end_offsets(assigned)
-        records: list[tuple[bytes, dict[str, Any]]] = []
-        deadline = time.monotonic() + timeout_s
-        while any(consumer.position(tp) < end[tp] for tp in assigned):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"could not read {topic} to its end in {timeout_s} s")
-            for batch in consumer.poll(timeout_ms=500).values():
-                for message in batch:
-                    value = decode(message.value)
-                    validate_record("article", value)
-                    assert message.key == value["id"].encode()
-                    records.append((message.key, value))
-        return records
-    finally:
-        consumer.close()
-
-
-def create_topic(kafka: KafkaSettings, name: str, partitions: int = 3) -> None:
-    from kafka.admin import KafkaAdminClient, NewTopic
-
-    admin = KafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers.split(","))
-    try:
-        admin.create_topics([NewTopic(name, partitions, 1)])
-    finally:
-        admin.close()
-
-
 @pytest.fixture
-def kafka_settings() -> KafkaSettings:  # TEMPORARY until newswatch.broker's fixtures land
-    return KafkaSettings(bootstrap_servers=os.environ["KAFKA_BOOTSTRAP_SERVERS"])
-
-
-@pytest.fixture
-def articles_topic(kafka_settings: KafkaSettings) -> str:
-    name = f"test.articles.{uuid.uuid4().hex[:10]}"
-    create_topic(kafka_settings, name)
-    return name
-
-
-@pytest.fixture
-def poll_settings(kafka_settings: KafkaSettings, articles_topic: str, tmp_path: Path) -> Settings:
-    """Settings of a poller that may fetch 127.0.0.1, with short timeouts, publishing to the test topic."""
-    return Settings(
-        state_dir=tmp_path / "state",
-        kafka=kafka_settings.model_copy(update={"topic_articles": articles_topic}),
-        poller=PollerSettings(
-            metrics_port=0,
-            allow_private_networks=("127.0.0.1/32",),
-            connect_timeout_seconds=2,
-            read_timeout_seconds=1,
-            fetch_deadline_seconds=5,
-            max_body_bytes=200_000,
-            publish_timeout_seconds=5,
-            shutdown_grace_seconds=10,
-            backoff_jitter=0,
-        ),
-    )
+def poll_settings(unique_topics: Any, tmp_path: Path) -> Settings:
+    """A poller publishing to this test's own articles topic on the session broker."""
+    return poller_settings(unique_topics.settings, tmp_path / "state")

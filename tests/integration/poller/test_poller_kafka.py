@@ -3,14 +3,19 @@ dedup across restarts, and every record on the articles topic valid against sche
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+from poller_support import Doc, FeedServer, items, poller_settings, read_topic, rss
 from prometheus_client import CollectorRegistry
 
-from conftest import Doc, FeedServer, items, read_topic, rss
+from newswatch.broker import LocalKafka, declared_topics, ensure_topics
 from newswatch.poller.feeds import FeedConfig
 from newswatch.poller.main import open_poller
 from newswatch.poller.metrics import PollerMetrics
 from newswatch.poller.service import PollReport
-from newswatch.settings import Settings
+from newswatch.settings import KafkaSettings, Settings
 
 LAST_MODIFIED = "Tue, 24 Nov 2026 17:05:00 GMT"
 
@@ -144,3 +149,37 @@ async def test_private_address_feed_is_refused(feed_server: FeedServer, poll_set
     assert reports["private"].outcome == "refused"
     assert reports["opted-in"].outcome == "ok"
     assert len(feed_server.hits_on("/private")) == 1  # only the opted-in feed reached the server
+
+
+async def test_broker_outage_loses_nothing_and_duplicates_nothing(
+    feed_server: FeedServer, local_kafka_factory: Callable[[], LocalKafka], tmp_path: Path
+) -> None:
+    kafka = local_kafka_factory()
+    settings = poller_settings(
+        KafkaSettings(
+            bootstrap_servers=kafka.bootstrap, request_timeout_ms=5_000, topic_articles="articles.outage"
+        ),
+        tmp_path / "state",
+    )
+    ensure_topics(settings.kafka, [s for s in declared_topics(settings.kafka) if s.name == "articles.outage"])
+    feed_server.docs["/live"] = Doc(rss(*items("live", 3)), etag='"v1"')
+    feeds = [feed(feed_server, "/live")]
+    registry = CollectorRegistry()
+    async with open_poller(settings, feeds, metrics=PollerMetrics(["live"], registry=registry)) as poller:
+        assert (await poller.poll_feed(feeds[0])).new == 3
+        await asyncio.to_thread(kafka.stop)
+        feed_server.docs["/live"] = Doc(rss(*items("live", 6)), etag='"v2"')  # three more while Kafka is down
+        for _ in range(2):
+            down = await poller.poll_feed(feeds[0])
+            assert down.outcome == "publish_error" and down.unpublished == 3 and down.new == 0
+            assert feed_server.hits_on("/live")[-1].headers["If-None-Match"] == '"v1"'  # validators kept
+        await asyncio.to_thread(kafka.start)
+        recovered = [await poller.poll_feed(feeds[0])]
+        while recovered[-1].outcome != "ok" and len(recovered) < 8:  # the producer reconnects with back-off
+            recovered.append(await poller.poll_feed(feeds[0]))
+        assert recovered[-1].outcome == "ok"
+        assert sum(r.new for r in recovered) == 3
+        assert (await poller.poll_feed(feeds[0])).outcome == "not_modified"
+    records = read_topic(settings.kafka, "articles.outage")
+    assert sorted(r["title"] for _, r in records) == [f"live story {n}" for n in range(6)]
+    assert registry.get_sample_value("newswatch_poller_published_total") == 6

@@ -267,3 +267,20 @@ def test_relative_link_resolves_against_the_feed_document() -> None:
     article = normalise_entry(_entry(link="../story/9"), ctx)
     assert isinstance(article, Article)
     assert article.url == "https://cdn.example/story/9"
+
+
+def test_non_url_guid_id_follows_the_feed_name_not_its_url() -> None:
+    # The same configured feed, moved to another address (or the demo's random port), keeps its ids.
+    entry = _entry(guid="sahelwire-2026-11-24-0412")
+    before = FeedContext(
+        feed_url="http://127.0.0.1:38913/sahel-wire.xml", fetched_at=FETCHED, namespace="sahel-wire"
+    )
+    after = FeedContext(
+        feed_url="http://127.0.0.1:38759/sahel-wire.xml", fetched_at=FETCHED, namespace="sahel-wire"
+    )
+    other = FeedContext(
+        feed_url="http://127.0.0.1:38759/sahel-wire.xml", fetched_at=FETCHED, namespace="other"
+    )
+    first, second, third = (normalise_entry(entry, ctx) for ctx in (before, after, other))
+    assert isinstance(first, Article) and isinstance(second, Article) and isinstance(third, Article)
+    assert first.id == second.id != third.id
