@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType
+from tests.conftest import UniqueTopics
 
 from newswatch.broker.clients import (
     admin_config,
@@ -23,7 +25,7 @@ from newswatch.broker.clients import (
 )
 from newswatch.broker.local import LocalKafka, free_port, probe_broker
 from newswatch.broker.main import EXIT_STOPPED, run_kafka, run_topics
-from newswatch.broker.topics import TopicSpec, declared_topics, describe_topics, ensure_topics
+from newswatch.broker.topics import TopicSpec, declared_topics, describe_topics, ensure_topics, read_all
 from newswatch.settings import KafkaSettings, Settings
 
 
@@ -80,27 +82,6 @@ def test_local_broker_start_stop_restart_are_idempotent_and_keep_data(
     assert kafka.log_path.is_file()
 
 
-def test_start_refuses_a_port_taken_by_another_broker(
-    local_kafka_factory: Callable[[], LocalKafka], tmp_path: Path
-) -> None:
-    from newswatch.broker.errors import BrokerStartError
-
-    first = local_kafka_factory()
-    clash = LocalKafka(
-        first.config.__class__(
-            state_dir=tmp_path / "clash",
-            jars_dir=first.config.jars_dir,
-            port=first.config.port,
-            controller_port=free_port(),
-            die_with_parent=True,
-        )
-    )
-    with pytest.raises(BrokerStartError, match="already in use"):
-        clash.start()
-    assert not clash.is_running()
-    assert first.is_running()
-
-
 def test_topics_ensure_creates_then_reports_existing_with_declared_config(
     kafka_settings: KafkaSettings,
 ) -> None:
@@ -155,6 +136,27 @@ def test_topics_ensure_exits_1_with_a_clear_message_when_no_broker(
     kafka = KafkaSettings(bootstrap_servers=f"127.0.0.1:{free_port()}", request_timeout_ms=2_000)
     assert run_topics(argparse.Namespace(action="ensure", settings=Settings(kafka=kafka))) == 1
     assert "no Kafka broker answered" in capsys.readouterr().err
+
+
+def test_unique_topics_exist_with_declared_partitions_and_read_all_skips_non_json(
+    unique_topics: UniqueTopics,
+) -> None:
+    settings = unique_topics.settings
+    assert {s.spec.name: s.partitions for s in describe_topics(settings)} == {
+        spec.name: spec.partitions for spec in declared_topics(settings)
+    }
+    producer = KafkaProducer(**producer_config(settings))
+    for i in range(3):
+        producer.send(
+            unique_topics.articles, key=f"a{i}".encode(), value=json.dumps({"id": f"a{i}"}).encode()
+        )
+    producer.send(unique_topics.articles, key=b"bad", value=b"not json")
+    producer.send(unique_topics.articles, key=b"list", value=b"[1, 2]")
+    producer.flush()
+    producer.close()
+    records = read_all(settings, unique_topics.articles)
+    assert sorted(record["id"] for record in records) == ["a0", "a1", "a2"]
+    assert read_all(settings, unique_topics.deadletter) == []
 
 
 def test_kafka_python_producer_to_aiokafka_consumer_group_with_commit(kafka_settings: KafkaSettings) -> None:
