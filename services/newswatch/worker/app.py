@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -64,7 +64,7 @@ def _utcnow() -> datetime:
 class _Outgoing:
     """One record to produce; ``source`` is dead-lettered if Kafka refuses the record for good."""
 
-    topic: Any
+    topic: str
     key: bytes
     value: bytes
     source: SourceRecord | None = None
@@ -117,6 +117,12 @@ class WorkerApp:
         self.candidates_topic = self.app.topic(
             f"{ws.app_id}-alert-candidates", internal=True, partitions=ws.alert_partitions, **raw
         )
+        self._names = {
+            "classified_topic": kafka.topic_classified,
+            "alerts_topic": kafka.topic_alerts,
+            "deadletter_topic": kafka.topic_deadletter,
+            "candidates_topic": self.candidates_topic.get_topic_name(),
+        }
         self.table = self.app.Table(
             "alerts",
             default=None,
@@ -227,14 +233,16 @@ class WorkerApp:
                 payload = record.model_dump_json().encode()
                 candidates = [
                     _Outgoing(
-                        self.candidates_topic, group_key(c.event_type).encode(), c.model_dump_json().encode()
+                        self._names["candidates_topic"],
+                        group_key(c.event_type).encode(),
+                        c.model_dump_json().encode(),
                     )
                     for c in candidates_from(article, record)
                 ]
             except (ValueError, TypeError, UnicodeError) as exc:  # e.g. lone surrogates the model let through
                 outgoing.append(self._dead_letter(source, ModelFailedError(f"unserialisable result: {exc}")))
                 continue
-            outgoing.append(_Outgoing(self.classified_topic, article.id.encode(), payload, source))
+            outgoing.append(_Outgoing(self._names["classified_topic"], article.id.encode(), payload, source))
             outgoing.extend(candidates)
             self.metrics.articles_classified.inc()
             self.metrics.ingested_to_classified.observe(
@@ -269,7 +277,11 @@ class WorkerApp:
         else:
             await self.app.producer.flush()  # the table's changelog reaches Kafka before the alert does
             await self._publish(
-                [_Outgoing(self.alerts_topic, alert.alert_id.encode(), alert.model_dump_json().encode())]
+                [
+                    _Outgoing(
+                        self._names["alerts_topic"], alert.alert_id.encode(), alert.model_dump_json().encode()
+                    )
+                ]
             )
             self._book.mark_emitted(alert)
             self._observe_alert(alert, candidate, resent=decision.outcome == "resend")
@@ -320,7 +332,7 @@ class WorkerApp:
             },
         )
         key = f"{source.topic}/{source.partition}/{source.offset}".encode()
-        return _Outgoing(self.deadletter_topic, key, letter.model_dump_json().encode())
+        return _Outgoing(self._names["deadletter_topic"], key, letter.model_dump_json().encode())
 
     async def _publish(self, messages: Sequence[_Outgoing]) -> None:
         """Produce ``messages`` in order and wait for Kafka's acknowledgements, retrying transient failures.
@@ -330,10 +342,14 @@ class WorkerApp:
         remaining = list(messages)
         delay = 0.5
         while remaining:
-            futures: list[asyncio.Future[Any]] = []
+            futures: list[Awaitable[Any]] = []
             for message in remaining:
-                try:
-                    futures.append(await message.topic.send(key=message.key, value=message.value))
+                try:  # faust's producer directly: our values are bytes already, no codec or schema needed
+                    futures.append(
+                        await self.app.producer.send(
+                            message.topic, message.key, message.value, None, None, None
+                        )
+                    )
                 except KafkaError as exc:
                     failed = self.app.loop.create_future()
                     failed.set_exception(exc)
@@ -348,19 +364,21 @@ class WorkerApp:
                 elif message.source is not None:
                     log.error(
                         "record_refused",
-                        extra={"topic": message.topic.get_topic_name(), "error": repr(result)},
+                        extra={"topic": message.topic, "error": repr(result)},
                     )
                     self.metrics.deadletters.labels(reason="delivery_failed").inc()
                     letter = dead_letter(
                         message.source, result, failed_at=_utcnow(), max_original_bytes=65_536
                     )
                     retry.append(
-                        _Outgoing(self.deadletter_topic, message.key, letter.model_dump_json().encode())
+                        _Outgoing(
+                            self._names["deadletter_topic"], message.key, letter.model_dump_json().encode()
+                        )
                     )
                 else:
                     log.error(
                         "record_dropped",
-                        extra={"topic": message.topic.get_topic_name(), "error": repr(result)},
+                        extra={"topic": message.topic, "error": repr(result)},
                     )
             if retry:
                 log.warning("publish_retry", extra={"records": len(retry), "delay_seconds": delay})

@@ -10,7 +10,7 @@ cost O(k log n) extra model calls and the good ones are still classified.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
 from newswatch.contracts import Article, Classification
@@ -67,15 +67,14 @@ def enrich(article: Article, classification: Classification, *, classified_at: d
 
     enrich(article, result, classified_at=datetime.now(UTC)).url == article.url   # True
     """
-    return Classification.model_validate(
-        {
-            **classification.model_dump(),
+    return classification.model_copy(  # values come from validated records: no re-validation needed
+        update={
             "language": classification.language or article.language,
             "url": article.url,
             "title": article.title,
             "outlet": article.outlet,
             "published_at": article.published_at,
             "fetched_at": article.fetched_at,
-            "classified_at": classified_at,
+            "classified_at": classified_at.astimezone(UTC),
         }
     )
