@@ -103,8 +103,11 @@ def negative_articles() -> list[Article]:
     return [article(i, t, s) for i, t, s in NEGATIVES]
 
 
-def filler_articles(n: int, prefix: str = "filler") -> list[Article]:
+def filler_articles(n: int, prefix: str = "filler", *, military: bool = False) -> list[Article]:
+    """Ordinary news; ``military`` ones use words a cheap screen lets through to the model (slower)."""
     topics = ["markets rally as inflation cools", "new vaccine trial results", "city council approves budget"]
+    if military:
+        topics = ["troops parade for national day", "army chief visits camp", "soldiers rebuild bridge"]
     return [article(f"{prefix}-{i}", f"Report {i}: {topics[i % 3]}", "Routine news.") for i in range(n)]
 
 

@@ -24,7 +24,7 @@ def _kherson_alert(pipe: Pipeline) -> dict[str, Any]:
 
 
 def test_kill9_mid_stream_then_restart_loses_nothing_and_restores_the_table(pipeline: Pipeline) -> None:
-    stream = [seed_article(), *kherson_articles(0, 3), *filler_articles(400)]
+    stream = [seed_article(), *kherson_articles(0, 3), *filler_articles(800, military=True)]
     pipeline.publish(stream)
     worker = pipeline.start_worker("first")
     pipeline.wait_for("a part of the stream classified", lambda: len(pipeline.classified_ids()) >= 40)
