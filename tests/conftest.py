@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from newswatch.broker.errors import BrokerStartError
 from newswatch.broker.local import LocalKafka, LocalKafkaConfig, fetch_jars, jars_present
 from newswatch.broker.topics import declared_topics, ensure_topics
 from newswatch.settings import KafkaSettings, Settings
@@ -71,7 +72,7 @@ def _start(config: LocalKafkaConfig, attempts: int = 3) -> LocalKafka:
         kafka = LocalKafka(config)
         try:
             kafka.start()
-        except Exception:
+        except BrokerStartError:
             if attempt == attempts - 1:
                 raise
             config = config.with_free_ports()
