@@ -5,7 +5,7 @@ this process runs the real poller (``open_poller``: httpx, SQLite store, kafka-p
 broker. Between the passes 5% of the feeds gain one item; the rest answer 304. Also measures the SQLite dedup
 store on its own (the store choice, see docs/poller.md).
 
-    .venv/bin/python bench/poller_bench.py                      # local broker from newswatch.broker
+    .venv/bin/python bench/poller_bench.py                      # starts (and stops) the local broker
     .venv/bin/python bench/poller_bench.py --bootstrap 127.0.0.1:9092 --feeds 1000 --json out.json
 
 Targets (issue 2): conditional pass of 1,000 feeds < 10 s on a 2-core machine, < 300 MB resident.
@@ -47,7 +47,7 @@ def _serve(feeds: int, conn: Connection) -> None:
             f"<item><title>Feed {index} story {n}: soldiers, ministers and markets</title>"
             f"<link>https://bench{index % PORTS}.example/{index}/{n}?utm_source=rss</link>"
             f"<guid isPermaLink='false'>{index}-{n}</guid>"
-            f"<description>&lt;p&gt;Story {n} of feed {index}, a paragraph of ordinary news text that is long "
+            f"<description>&lt;p&gt;Story {n} of feed {index}, a paragraph of plain news text that is long "
             f"enough to look like a real summary of a real article.&lt;/p&gt;</description>"
             f"<pubDate>Tue, 24 Nov 2026 17:05:00 +0000</pubDate></item>"
             for n in range(count)
@@ -100,6 +100,7 @@ async def _passes(args: argparse.Namespace, ports: list[int], state: Path) -> di
     import httpx
     from prometheus_client import CollectorRegistry
 
+    from newswatch.broker import declared_topics, ensure_topics
     from newswatch.poller.feeds import FeedConfig
     from newswatch.poller.main import open_poller
     from newswatch.poller.metrics import PollerMetrics
@@ -108,7 +109,7 @@ async def _passes(args: argparse.Namespace, ports: list[int], state: Path) -> di
 
     topic = f"bench.articles.{uuid.uuid4().hex[:8]}"
     kafka = KafkaSettings(bootstrap_servers=args.bootstrap, topic_articles=topic)
-    _create_topic(kafka, topic)
+    ensure_topics(kafka, [spec for spec in declared_topics(kafka) if spec.name == topic])
     settings = Settings(
         state_dir=state,
         kafka=kafka,
@@ -132,7 +133,9 @@ async def _passes(args: argparse.Namespace, ports: list[int], state: Path) -> di
         results["items_published"] = published
         results["items_per_s"] = round(published / first_s, 1)
         async with httpx.AsyncClient() as client:
-            changed = (await client.get(f"http://127.0.0.1:{ports[0]}/_bump?fraction={CHANGED_FRACTION}")).text
+            changed = (
+                await client.get(f"http://127.0.0.1:{ports[0]}/_bump?fraction={CHANGED_FRACTION}")
+            ).text
         started = time.perf_counter()
         second = await poller.run_once()
         results["second_pass_s"] = round(time.perf_counter() - started, 2)
@@ -141,16 +144,6 @@ async def _passes(args: argparse.Namespace, ports: list[int], state: Path) -> di
         results["feeds_changed"] = int(changed)
     results["peak_rss_mb"] = round(_rss_mb(), 1)
     return results
-
-
-def _create_topic(kafka: Any, topic: str) -> None:
-    from kafka.admin import KafkaAdminClient, NewTopic
-
-    admin = KafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers.split(","))
-    try:
-        admin.create_topics([NewTopic(topic, 3, 1)])
-    finally:
-        admin.close()
 
 
 def _store_bench(directory: Path, ids: int = 100_000, batch: int = 20) -> dict[str, Any]:
@@ -178,20 +171,27 @@ def _store_bench(directory: Path, ids: int = 100_000, batch: int = 20) -> dict[s
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--bootstrap", help="Kafka bootstrap servers (default: start the local broker)")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args(argv)
+    local = None
     if not args.bootstrap:
-        from newswatch.broker import LocalKafka
+        from newswatch.broker import LocalKafka, fetch_jars
         from newswatch.settings import Settings
 
-        settings = Settings()
-        LocalKafka.from_settings(settings).start()
-        args.bootstrap = settings.kafka.bootstrap_servers
+        local = LocalKafka.from_settings(Settings())
+        fetch_jars(local.config.jars_dir)
+        if not local.start():
+            local = None  # already running: somebody else's, leave it running
+        args.bootstrap = LocalKafka.from_settings(Settings()).bootstrap
     parent, child = multiprocessing.get_context("spawn").Pipe()
-    server = multiprocessing.get_context("spawn").Process(target=_serve, args=(args.feeds, child), daemon=True)
+    server = multiprocessing.get_context("spawn").Process(
+        target=_serve, args=(args.feeds, child), daemon=True
+    )
     server.start()
     try:
         ports: list[int] = parent.recv()
@@ -201,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         parent.send("stop")
         server.join(timeout=10)
+        if local is not None:
+            local.stop()
     results["python"] = sys.version.split()[0]
     for key, value in results.items():
         print(f"{key:24} {value}")
