@@ -7,7 +7,8 @@ Steps, each a function over one :class:`DemoRun` (a later stage is one more func
 3. ``serve_feeds``     ``newswatch/demo_feeds/`` over HTTP on 127.0.0.1 (a random free port)
 4. ``poll_feeds``      the real poller, once, allowed to fetch 127.0.0.1 only
 5. ``read_back``       what is on the articles topic now, summarised for a human
-6. ``run_worker_stage`` the streaming worker (subprocess); alerts printed as they arrive (newswatch.worker)
+6. ``run_worker_stage`` the streaming worker (subprocess) on what is not classified yet; alerts printed as
+   they arrive, earlier alerts listed first (newswatch.worker.demo_stage)
 
     newswatch demo                 # prints the summary, exits 0
     newswatch demo --timeout 300   # the bound on the whole run, in seconds
@@ -40,6 +41,7 @@ from newswatch.poller.metrics import PollerMetrics
 from newswatch.poller.service import PollReport
 from newswatch.settings import Settings
 from newswatch.worker.demo_stage import run_worker_stage
+from newswatch.worker.errors import WorkerError
 
 __all__ = ["STEPS", "DemoRun", "add_demo_arguments", "demo_feeds_dir", "run_demo", "serve_directory"]
 
@@ -206,7 +208,7 @@ def run_demo(args: argparse.Namespace) -> int:
     except TimeoutError:
         print(f"newswatch demo: did not finish within {args.timeout:g} s", file=sys.stderr)
         return 1
-    except (BrokerError, PollerError, OSError) as exc:  # expected failures: one clear line
+    except (BrokerError, PollerError, WorkerError, OSError) as exc:  # expected failures: one clear line
         print(f"newswatch demo: failed: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:  # a bug: still one line on stderr, the traceback in the log

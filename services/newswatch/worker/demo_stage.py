@@ -2,37 +2,57 @@
 
     await run_worker_stage(run)   # run: newswatch.demo.DemoRun, after the poller stage
 
-Starts the worker as a subprocess (its logs go to ``<state_dir>/demo/worker.log``), follows
-``news.classified.v1`` and ``news.alerts.v1`` from the beginning, prints one readable line per alert version,
-and stops when every article on the articles topic is classified (or dead-lettered) and no alert arrived for
-a few seconds, or after ``timeout`` seconds.
+1. Reads what the output topics hold already (classifications, alerts, the worker's dead letters) and prints
+   the latest version of every alert produced by earlier runs.
+2. If every article on the articles topic is already classified (or dead-lettered), says so and stops: a
+   second demo run costs no model time.
+3. Otherwise starts the worker as a subprocess (its log goes to ``<state_dir>/demo/worker.log``), prints one
+   line per alert version as it arrives, and stops the worker (SIGTERM) once every article is done and no
+   output arrived for a few seconds, or after ``timeout`` seconds (then it says how far it got; the worker's
+   committed offsets let the next run continue).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import json
+import logging
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
-from newswatch.broker import aiokafka_config, read_all
+from newswatch.broker import read_all
+from newswatch.broker.errors import BrokerUnreachableError, TopicAdminError
 from newswatch.settings import Settings
+from newswatch.worker.errors import WorkerStartupError
 
-__all__ = ["alert_line", "run_worker_stage"]
+__all__ = ["OutputTally", "alert_line", "run_worker_stage"]
+
+log = logging.getLogger(__name__)
 
 _QUIET_SECONDS = 4.0
+_STOP_SECONDS = 60.0
+
+
+class _Run(Protocol):
+    """What the stage needs from ``newswatch.demo.DemoRun``."""
+
+    settings: Settings
+
+    def say(self, line: str = "") -> None: ...
 
 
 def alert_line(alert: dict[str, Any]) -> str:
-    """One human line per alert version.
+    """One human line per alert version: severity, event type, countries, headline, sources.
 
     alert_line(alert)  # 'URGENT  military_withdrawal  FR,ML  France ... (2 sources: AFP, RFI) [update v2]'
     """
@@ -44,6 +64,113 @@ def alert_line(alert: dict[str, Any]) -> str:
         f"{alert.get('headline') or ''} ({sources} source{'s' if sources != 1 else ''}: {outlets}) "
         f"[{alert.get('status')} v{alert.get('version')}]"
     )
+
+
+@dataclass
+class OutputTally:
+    """What the worker has produced for the articles on ``articles_topic`` (pure; fed record by record).
+
+    tally = OutputTally("news.articles.v1", wanted={"a1"})
+    tally.add("news.classified.v1", "news.classified.v1", {"article_id": "a1"})
+    tally.pending()  # set()
+    """
+
+    articles_topic: str
+    wanted: set[str] = field(default_factory=set)
+    done: set[str] = field(default_factory=set)
+    alerts: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def pending(self) -> set[str]:
+        """Articles that have neither a classification nor a worker dead letter yet."""
+        return self.wanted - self.done
+
+    def add(self, topic: str, kind: str, record: dict[str, Any]) -> dict[str, Any] | None:
+        """Count one output record (``kind``: the topic's role); returns an alert if it is a newer version."""
+        if kind == "classified":
+            self.done.add(str(record.get("article_id")))
+        elif kind == "deadletter":
+            if record.get("service") == "worker" and record.get("topic") == self.articles_topic:
+                key = _b64_text(record.get("original_key_b64"))
+                if key is not None:
+                    self.done.add(key)
+        elif kind == "alerts" and record.get("alert_id"):
+            key = str(record["alert_id"])
+            version = record.get("version")
+            if not isinstance(version, int):
+                return None
+            if self.alerts.get(key, {}).get("version", 0) < version:
+                self.alerts[key] = record
+                return record
+        return None
+
+
+def _b64_text(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return base64.b64decode(value, validate=True).decode("utf-8", errors="replace")
+    except (binascii.Error, ValueError):
+        return None
+
+
+class _Follower:
+    """A group-less kafka-python consumer over the output topics, from the beginning (used from one thread
+    at a time through ``asyncio.to_thread``)."""
+
+    def __init__(self, settings: Settings, kinds: dict[str, str]) -> None:
+        from kafka import KafkaConsumer, TopicPartition
+        from kafka.errors import KafkaError
+
+        from newswatch.broker.clients import consumer_config
+
+        self.kinds = kinds
+        try:
+            self.consumer = KafkaConsumer(**consumer_config(settings.kafka, group_id=None))
+        except KafkaError as exc:
+            raise BrokerUnreachableError(f"no Kafka broker answered: {exc!r}") from exc
+        try:
+            partitions = [
+                TopicPartition(topic, p)
+                for topic in kinds
+                for p in sorted(self.consumer.partitions_for_topic(topic) or ())
+            ]
+            self.consumer.assign(partitions)
+            self.consumer.seek_to_beginning(*partitions)
+            self.start_end = {tp: n for tp, n in self.consumer.end_offsets(partitions).items() if n > 0}
+        except KafkaError as exc:
+            self.consumer.close()
+            raise TopicAdminError(f"cannot read the worker's output topics: {exc!r}") from exc
+
+    def poll(self, timeout_ms: int = 500) -> list[tuple[str, str, dict[str, Any]]]:
+        """The next records as (topic, kind, JSON object); other values are skipped."""
+        out: list[tuple[str, str, dict[str, Any]]] = []
+        for tp, batch in self.consumer.poll(timeout_ms=timeout_ms).items():
+            for message in batch:
+                value = _json_object(message.value)
+                if value is not None:
+                    out.append((tp.topic, self.kinds[tp.topic], value))
+        return out
+
+    def catch_up(self, timeout_s: float = 30.0) -> list[tuple[str, str, dict[str, Any]]]:
+        """Every record up to the end offsets seen when the follower started."""
+        out: list[tuple[str, str, dict[str, Any]]] = []
+        remaining = dict(self.start_end)
+        deadline = time.monotonic() + timeout_s
+        while remaining and time.monotonic() < deadline:
+            out.extend(self.poll())
+            remaining = {tp: n for tp, n in remaining.items() if self.consumer.position(tp) < n}
+        return out
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def _json_object(value: bytes | None) -> dict[str, Any] | None:
+    try:
+        decoded = json.loads(value) if value is not None else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return decoded if isinstance(decoded, dict) else None
 
 
 def _worker_env(settings: Settings) -> dict[str, str]:
@@ -59,44 +186,10 @@ def _worker_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-async def _follow(
-    settings: Settings,
-    topics: list[str],
-    on_record: Callable[[str, dict[str, Any]], None],
-    done: Callable[[], bool],
-) -> None:
-    consumer = AIOKafkaConsumer(**aiokafka_config(settings.kafka), enable_auto_commit=False)
-    await consumer.start()
-    try:
-        await consumer.topics()  # loads the metadata of every topic
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        while not done():
-            batches = await consumer.getmany(timeout_ms=500)
-            for tp, records in batches.items():
-                for record in records:
-                    try:
-                        on_record(tp.topic, json.loads(record.value or b"null"))
-                    except (ValueError, TypeError):
-                        continue
-    finally:
-        await consumer.stop()
-
-
-async def run_worker_stage(run: Any, timeout: float = 180.0) -> None:
-    """Run the worker until the demo's articles are classified; print alerts as they arrive."""
-    settings: Settings = run.settings
-    kafka = settings.kafka
-    articles = await asyncio.to_thread(read_all, kafka, kafka.topic_articles)
-    wanted = {str(a.get("id")) for a in articles if a.get("id")}
-    log_path = settings.state_dir / "demo" / "worker.log"
+@asynccontextmanager
+async def _worker_process(settings: Settings, log_path: Path) -> AsyncIterator[subprocess.Popen[bytes]]:
+    """``newswatch worker`` as a subprocess; stopped with SIGTERM (then SIGKILL) on exit."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    run.say(f"Worker: classifying {len(wanted)} articles (worker log: {log_path})")
     with log_path.open("ab") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "newswatch.cli", "worker"],
@@ -104,46 +197,89 @@ async def run_worker_stage(run: Any, timeout: float = 180.0) -> None:
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
-    classified: set[str] = set()
-    latest: dict[str, dict[str, Any]] = {}
-    last_alert = time.monotonic()
-    deadline = time.monotonic() + timeout
-
-    def on_record(topic: str, record: dict[str, Any]) -> None:
-        nonlocal last_alert
-        if topic == kafka.topic_classified:
-            classified.add(str(record.get("article_id")))
-        elif topic == kafka.topic_alerts and isinstance(record, dict) and record.get("alert_id"):
-            key = str(record["alert_id"])
-            if latest.get(key, {}).get("version", 0) < record.get("version", 0):
-                latest[key] = record
-                last_alert = time.monotonic()
-                run.say("  " + alert_line(record))
-        elif topic == kafka.topic_deadletter and isinstance(record, dict):
-            key = base64.b64decode(record.get("original_key_b64") or "").decode(errors="replace")
-            classified.add(key)
-
-    def done() -> bool:
-        if process.poll() is not None or time.monotonic() > deadline:
-            return True
-        return wanted <= classified and time.monotonic() - last_alert > _QUIET_SECONDS
-
     try:
-        topics = [kafka.topic_classified, kafka.topic_alerts, kafka.topic_deadletter]
-        await _follow(settings, topics, on_record, done)
+        yield process
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
             try:
-                await asyncio.to_thread(process.wait, 60)
+                await asyncio.to_thread(process.wait, _STOP_SECONDS)
             except subprocess.TimeoutExpired:
+                log.warning("demo_worker_killed", extra={"pid": process.pid})
                 process.kill()
-    if process.returncode not in (0, -signal.SIGTERM, None) and not wanted <= classified:
-        raise RuntimeError(f"worker exited {process.returncode}; see {log_path}")
-    new = sum(1 for a in latest.values() if a.get("status") == "new" or a.get("version") == 1)
-    run.say(
-        f"Worker: {len(wanted & classified)}/{len(wanted)} articles classified, "
-        f"{len(latest)} alerts ({new} still at version 1)"
-    )
-    if not wanted <= classified:
-        raise TimeoutError(f"worker did not classify every article within {timeout:g} s")
+                await asyncio.to_thread(process.wait)
+
+
+def _log_tail(path: Path, lines: int = 5) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+async def run_worker_stage(run: _Run, timeout: float = 150.0) -> None:
+    """Classify what the poller published (unless done before); print alerts as they arrive.
+
+    Raises :class:`WorkerStartupError` when the worker exits on its own (e.g. no classifier).
+
+        await run_worker_stage(run, timeout=120)
+    """
+    settings = run.settings
+    kafka = settings.kafka
+    articles = await asyncio.to_thread(read_all, kafka, kafka.topic_articles)
+    tally = OutputTally(kafka.topic_articles, wanted={str(a["id"]) for a in articles if a.get("id")})
+    kinds = {
+        kafka.topic_classified: "classified",
+        kafka.topic_alerts: "alerts",
+        kafka.topic_deadletter: "deadletter",
+    }
+    follower = await asyncio.to_thread(_Follower, settings, kinds)
+    try:
+        for topic, kind, record in await asyncio.to_thread(follower.catch_up):
+            tally.add(topic, kind, record)
+        if tally.alerts:
+            run.say(f"Alerts from earlier runs ({len(tally.alerts)}, latest versions):")
+            for alert in sorted(tally.alerts.values(), key=lambda a: str(a.get("first_seen"))):
+                run.say("  " + alert_line(alert))
+        pending = tally.pending()
+        if not pending:
+            run.say(f"Worker: nothing new to classify ({len(tally.wanted)} articles already classified)")
+            return
+        log_path = settings.state_dir / "demo" / "worker.log"
+        run.say(f"Worker: classifying {len(pending)} new articles (worker log: {log_path})")
+        async with _worker_process(settings, log_path) as process:
+            finished = await _follow(run, follower, tally, process, timeout)
+            if process.poll() is not None and tally.pending():
+                detail = f"see {log_path}:\n{_log_tail(log_path)}"
+                raise WorkerStartupError(f"the worker exited with code {process.returncode}; {detail}")
+    finally:
+        await asyncio.to_thread(follower.close)
+    new = len(pending - tally.pending())
+    if finished:
+        run.say(f"Worker: {new} articles classified, {len(tally.alerts)} alerts in all")
+    else:
+        run.say(
+            f"Worker: stopped after {timeout:g} s with {new}/{len(pending)} new articles classified;"
+            " run the demo again to continue"
+        )
+
+
+async def _follow(
+    run: _Run, follower: _Follower, tally: OutputTally, process: subprocess.Popen[bytes], timeout: float
+) -> bool:
+    """Print alert versions as they arrive; True once every article is done and the output went quiet."""
+    deadline = time.monotonic() + timeout
+    last_output = time.monotonic()
+    while time.monotonic() < deadline:
+        records = await asyncio.to_thread(follower.poll)
+        if records:
+            last_output = time.monotonic()
+        for topic, kind, record in records:
+            alert = tally.add(topic, kind, record)
+            if alert is not None:
+                run.say("  " + alert_line(alert))
+        if not tally.pending() and time.monotonic() - last_output > _QUIET_SECONDS:
+            return True
+        if process.poll() is not None:
+            return not tally.pending()
+    return False
