@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 DEFAULT_TRAIN_FILE = Path("../shared/data/train/events-train-en.jsonl")
 DEFAULT_DEV_FILE = Path("../shared/data/dev/events-dev.jsonl")
 DEFAULT_WRITTEN_DIR = Path("data/train")
+DEFAULT_SEED_ARTICLE = Path("../shared/seed/barkhane-leaves-mali-2022.txt")
 
 
 @contextmanager
@@ -184,6 +185,13 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layers", type=int, default=None, help="top encoder layers to fine-tune")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument(
+        "--seed-article",
+        type=Path,
+        default=DEFAULT_SEED_ARTICLE,
+        help="canonical article the window discount must keep right ('none' to skip)",
+    )
+    parser.add_argument("--cache-dir", type=Path, default=None, help="keep frozen-layer outputs here")
 
 
 def _train_files(train_file: Path, written_dir: Path) -> list[Path]:
@@ -199,16 +207,19 @@ def run_train(args: argparse.Namespace) -> int:
         ("trained_layers", "layers"),
         ("epochs", "epochs"),
         ("seed", "seed"),
+        ("cache_dir", "cache_dir"),
     ):
         if getattr(args, attr) is not None:
             overrides[key] = getattr(args, attr)
     if args.settings.classifier.base_model:
         overrides["base_override"] = args.settings.classifier.base_model
     dev = None if str(args.dev_file) == "none" else args.dev_file
+    seed_article = None if str(args.seed_article) == "none" else args.seed_article
     config = TrainConfig(
         data_files=_train_files(args.train_file, args.written_dir),
         out_dir=args.out,
         dev_file=dev,
+        seed_article=seed_article,
         **overrides,
     )
     try:

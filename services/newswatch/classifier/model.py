@@ -148,19 +148,25 @@ class EventNet(nn.Module):
         token_type_ids: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """The hidden states that enter encoder layer ``layer`` (training caches them for frozen layers)."""
-        kwargs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask}
+        kwargs: dict[str, Any] = {"input_ids": input_ids}
         if token_type_ids is not None:
             kwargs["token_type_ids"] = token_type_ids
-        out = self.encoder(**kwargs, output_hidden_states=True)
-        return cast(torch.Tensor, out.hidden_states[layer])
+        hidden = cast(torch.Tensor, cast(Any, self.encoder).embeddings(**kwargs))
+        return self._run_layers(hidden, attention_mask, 0, layer)
 
-    def forward_from(self, layer: int, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Run encoder layers ``layer..`` on cached hidden states, then pool and score."""
+    def _run_layers(
+        self, hidden: torch.Tensor, attention_mask: torch.Tensor, start: int, stop: int
+    ) -> torch.Tensor:
         from transformers.masking_utils import create_bidirectional_mask
 
         config = cast(Any, self.encoder).config
         mask = create_bidirectional_mask(config=config, inputs_embeds=hidden, attention_mask=attention_mask)
-        for block in list(self.layers)[layer:]:
+        for block in list(self.layers)[start:stop]:
             out = block(hidden, mask)
             hidden = out[0] if isinstance(out, tuple) else out
+        return hidden
+
+    def forward_from(self, layer: int, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Run encoder layers ``layer..`` on cached hidden states, then pool and score."""
+        hidden = self._run_layers(hidden, attention_mask, layer, len(self.layers))
         return cast(torch.Tensor, self.head(self.dropout(mean_pool(hidden, attention_mask))))
