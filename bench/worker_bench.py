@@ -3,7 +3,8 @@
 Three measurements in one run, on the same machine and model:
 
 1. bare: ``EventClassifier.classify`` in batches of ``classifier.batch_size`` (as ``newswatch classify`` does
-   per batch), in this process, on ``--bare`` articles -> articles/s;
+   per batch), in this process, on ``--bare`` articles -> articles/s; measured before and after the worker
+   phases (the machine's load drifts), the ratio uses their mean;
 2. max: 20,000 articles published first, then one worker subprocess started; sustained articles/s from its
    first to its last classification (read back from the classified topic), and the worker's peak RSS (VmHWM);
 3. half load: a fresh topic and consumer group, articles offered at half the measured max rate for
@@ -87,13 +88,17 @@ def make_articles(n: int, prefix: str, seed: int = 7) -> list[Article]:
     return out
 
 
-def bare_rate(articles: list[Article]) -> float:
+def load_bare() -> tuple[Any, int]:
+    """The classifier as ``newswatch classify`` loads it, and its batch size (same settings as the worker)."""
     from newswatch.classifier import load_classifier
     from newswatch.settings import Settings
 
     settings = Settings()
     clf = load_classifier(settings.classifier)
-    size = settings.classifier.batch_size
+    return clf, settings.classifier.batch_size
+
+
+def bare_rate(clf: Any, size: int, articles: list[Article]) -> float:
     clf.classify(articles[:size])  # warm-up
     started = time.perf_counter()
     for i in range(0, len(articles), size):
@@ -147,7 +152,7 @@ class Run:
         )
 
     def read(self) -> list[dict[str, Any]]:
-        out = []
+        out: list[dict[str, Any]] = []
         for batch in self.consumer.poll(timeout_ms=200, max_records=10_000).values():
             out.extend(json.loads(r.value) for r in batch)
         return out
@@ -254,14 +259,23 @@ def main(argv: list[str] | None = None) -> int:
         LocalKafka.from_settings(settings).start()
         args.bootstrap = settings.kafka.bootstrap_servers
     results: dict[str, Any] = {"articles": args.articles}
-    results["bare_articles_per_s"] = bare_rate(make_articles(args.bare, "bare", seed=3))
-    print(f"bare classify: {results['bare_articles_per_s']:.1f} articles/s", flush=True)
+    clf, size = load_bare()
+    bare_articles = make_articles(args.bare, "bare", seed=3)
+    results["model_version"] = clf.model_version
+    results["torch_threads"] = os.environ.get("NEWSWATCH_CLASSIFIER__NUM_THREADS", "default")
+    results["bare_before_articles_per_s"] = bare_rate(clf, size, bare_articles)
+    print(f"bare classify: {results['bare_before_articles_per_s']:.1f} articles/s", flush=True)
     with tempfile.TemporaryDirectory(prefix="worker-bench-") as tmp:
         results.update(max_rate(args.bootstrap, Path(tmp), args.articles))
         print(f"worker max: {results['worker_articles_per_s']:.1f} articles/s", flush=True)
         results.update(
             half_load(args.bootstrap, Path(tmp), results["worker_articles_per_s"] / 2, args.seconds)
         )
+    # bare again after the worker phases: on a shared machine the load drifts; the ratio uses the mean
+    results["bare_after_articles_per_s"] = bare_rate(clf, size, bare_articles)
+    results["bare_articles_per_s"] = (
+        results["bare_before_articles_per_s"] + results["bare_after_articles_per_s"]
+    ) / 2
     results["worker_to_bare_ratio"] = results["worker_articles_per_s"] / results["bare_articles_per_s"]
     for key, value in results.items():
         print(f"{key:28} {value:.3f}" if isinstance(value, float) else f"{key:28} {value}")
