@@ -159,11 +159,14 @@ class EventClassifier:
         return results
 
     def evidence(self, text: ArticleText, labels: Sequence[EventType]) -> dict[EventType, tuple[str, ...]]:
-        """Per yes label, the sentence(s) (title included) with the highest probability for that label."""
+        """Per yes label, the sentence(s) (title included) with the highest probability for that label.
+
+        Only sentences with a trigger word are candidates (all of them if none has one), at most 60.
+        """
         if not labels:
             return {}
-        sentences = ([text.title] if text.title else []) + split_sentences(text.body)
-        sentences = sentences[:200]
+        every = ([text.title] if text.title else []) + split_sentences(text.body)
+        sentences = [s for s in every if passes_screen(s)][:60] or every[:60]
         probs = self.calibrate(self.scorer.logits([(s, None) for s in sentences]))
         out: dict[EventType, tuple[str, ...]] = {}
         for label in labels:

