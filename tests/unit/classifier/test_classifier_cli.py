@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 
 from newswatch.classifier.classifier import EventClassifier
+from newswatch.classifier.errors import InferenceError
 from newswatch.classifier.main import classify_stream
 from newswatch.contracts.models import Article, Classification
 
@@ -42,10 +43,7 @@ def test_failing_batch_is_retried_one_by_one(
 ) -> None:
     def flaky(batch: list[Article]) -> list[Classification]:
         if len(batch) > 1 or batch[0].id == "bad":
-            raise_for = batch[0].id
-            from newswatch.classifier.errors import InferenceError
-
-            raise InferenceError(f"failed on {raise_for}")
+            raise InferenceError(f"failed on {batch[0].id}")
         return classifier.classify(batch)
 
     lines = [_line(article("Army withdrew", "x", id_=i)) for i in ("a", "bad", "c")]

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from conftest import KeywordScorer
 
+from conftest import KeywordScorer
 from newswatch.classifier.artefact import Calibration, Manifest
 from newswatch.classifier.classifier import ArticleText, EventClassifier
 from newswatch.classifier.errors import ClassifierError, InferenceError
@@ -15,8 +15,12 @@ from newswatch.contracts.models import EVENT_TYPES, Article
 
 
 def test_decide_uses_each_label_threshold(manifest_factory: Callable[..., Manifest]) -> None:
-    manifest = manifest_factory(thresholds={"military_withdrawal": 0.3, "coup": 0.8, "peacekeeping_change": 0.5})
-    clf = EventClassifier(manifest, KeywordScorer(), max_length=32, max_windows=0, max_evidence=1, screen=False)
+    manifest = manifest_factory(
+        thresholds={"military_withdrawal": 0.3, "coup": 0.8, "peacekeeping_change": 0.5}
+    )
+    clf = EventClassifier(
+        manifest, KeywordScorer(), max_length=32, max_windows=0, max_evidence=1, screen=False
+    )
     assert clf.decide(np.array([0.3, 0.79, 0.5])) == ("military_withdrawal", "peacekeeping_change")
     assert clf.decide(np.array([0.29, 0.8, 0.49])) == ("coup",)
     assert clf.thresholds["coup"] == 0.8
@@ -25,8 +29,12 @@ def test_decide_uses_each_label_threshold(manifest_factory: Callable[..., Manife
 def test_platt_calibration_is_applied(manifest_factory: Callable[..., Manifest]) -> None:
     calibration = {e: Calibration(a=2.0, b=-1.0) for e in EVENT_TYPES}
     clf = EventClassifier(
-        manifest_factory(calibration=calibration), KeywordScorer(), max_length=32, max_windows=0,
-        max_evidence=1, screen=False,
+        manifest_factory(calibration=calibration),
+        KeywordScorer(),
+        max_length=32,
+        max_windows=0,
+        max_evidence=1,
+        screen=False,
     )
     probs = clf.calibrate(np.array([[0.5, 0.0, 1.0]], dtype=np.float32))
     assert probs[0] == pytest.approx([0.5, 1 / (1 + np.e), 1 / (1 + np.exp(-1.0))])
@@ -82,9 +90,7 @@ def test_evidence_keeps_at_most_max_evidence_sentences_in_text_order(
     assert result.evidence["coup"] == ("A coup began.", "A second coup claim.")
 
 
-def test_long_text_windows_find_a_late_event(
-    classifier: EventClassifier, scorer: KeywordScorer
-) -> None:
+def test_long_text_windows_find_a_late_event(classifier: EventClassifier, scorer: KeywordScorer) -> None:
     filler = " ".join(f"Soldiers patrolled the town number {i} today." for i in range(6))
     text = ArticleText("Military report", f"{filler} At dawn the last unit withdrew from the base.")
     [scores] = classifier.score_texts([text])
@@ -96,7 +102,11 @@ def test_window_discount_zero_means_head_only(
     manifest_factory: Callable[..., Manifest], scorer: KeywordScorer
 ) -> None:
     clf = EventClassifier(
-        manifest_factory(window_discount=0.0), scorer, max_length=32, max_windows=4, max_evidence=1,
+        manifest_factory(window_discount=0.0),
+        scorer,
+        max_length=32,
+        max_windows=4,
+        max_evidence=1,
         screen=True,
     )
     filler = " ".join(f"Soldiers patrolled the town number {i} today." for i in range(6))

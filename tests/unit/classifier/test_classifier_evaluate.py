@@ -14,8 +14,12 @@ def item(i: int, labels: tuple[int, int, int], lang: str = "en", ambiguous: bool
 
 def test_counts_per_label_language_and_ambiguous_apart() -> None:
     items = [
-        item(1, (1, 0, 0)), item(2, (1, 0, 0)), item(3, (0, 0, 0)), item(4, (0, 1, 0), "fr"),
-        item(5, (0, 0, 0), "fr"), item(6, (0, 1, 0), ambiguous=True),
+        item(1, (1, 0, 0)),
+        item(2, (1, 0, 0)),
+        item(3, (0, 0, 0)),
+        item(4, (0, 1, 0), "fr"),
+        item(5, (0, 0, 0), "fr"),
+        item(6, (0, 1, 0), ambiguous=True),
     ]
     predicted = [(1, 0, 0), (0, 0, 0), (1, 0, 0), (0, 1, 0), (0, 0, 1), (0, 0, 0)]
     report = evaluate(items, predicted)

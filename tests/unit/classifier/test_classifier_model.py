@@ -1,5 +1,5 @@
-"""The committed artefact, end to end: it loads offline, reproduces its recorded dev scores, gets the seed article
-and the regression set right, and the ``newswatch classify`` command keeps its contract."""
+"""The committed artefact, end to end: it loads offline, reproduces its recorded dev scores, gets the seed
+article and the regression set right, and the ``newswatch classify`` command keeps its contract."""
 
 from __future__ import annotations
 
