@@ -36,4 +36,13 @@ class ClassifierSettings(BaseModel):
     )
     max_evidence: int = Field(default=2, ge=1, le=10)
     screen: bool = Field(default=True, description="Skip the transformer for articles with no trigger word.")
-    num_threads: int = Field(default=2, ge=1, le=256)
+    num_threads: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description=(
+            "torch intra-op threads. 1 by default: on a 2-core host the worker's event loop and Kafka"
+            " I/O need the other core, and 2 threads under contention ran ~15x slower here"
+            " (bench/README.md). Raise it on hosts with spare cores."
+        ),
+    )
