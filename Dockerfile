@@ -35,7 +35,7 @@ RUN printf '%s\n' '{"id":"warmup","url":"https://example.org/warmup","title":"Fr
 FROM ${PYTHON_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="newswatch" \
       org.opencontainers.image.source="https://github.com/newswatch/newswatch" \
-      org.opencontainers.image.licenses="Apache-2.0"
+      org.opencontainers.image.licenses="MIT"
 RUN groupadd --system --gid 10001 newswatch \
  && useradd --system --uid 10001 --gid newswatch --home-dir /var/lib/newswatch --create-home newswatch
 COPY --from=build /opt/newswatch /opt/newswatch
