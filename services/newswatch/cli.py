@@ -15,6 +15,8 @@ from newswatch import __version__
 from newswatch.logs import configure_logging
 from newswatch.settings import Settings
 
+__all__ = ["COMMANDS", "main"]
+
 COMMANDS: dict[str, tuple[str, str]] = {
     "kafka": ("newswatch.broker.main", "start, stop or inspect the local single-node Kafka broker"),
     "topics": ("newswatch.broker.main", "create the project's topics (idempotent)"),

@@ -1,7 +1,7 @@
 """Structured logging: one JSON object per line on stderr, with the ``extra`` keys of each call.
 
-    log = logging.getLogger(__name__)
-    log.info("feed_polled", extra={"feed_url": url, "status": 200})
+log = logging.getLogger(__name__)
+log.info("feed_polled", extra={"feed_url": url, "status": 200})
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 from typing import Any
+
+__all__ = ["JsonFormatter", "TextFormatter", "configure_logging"]
 
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 

@@ -20,6 +20,8 @@ from newswatch.notify.settings import NotifySettings
 from newswatch.poller.settings import PollerSettings
 from newswatch.worker.settings import WorkerSettings
 
+__all__ = ["KafkaSettings", "Settings"]
+
 
 class KafkaSettings(BaseModel):
     """How every client we create reaches Kafka (plaintext locally, TLS and/or SASL in production).

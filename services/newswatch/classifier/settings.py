@@ -11,6 +11,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+__all__ = ["ClassifierSettings"]
+
 
 class ClassifierSettings(BaseModel):
     """Where the model comes from and how inference runs.

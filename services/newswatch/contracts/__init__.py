@@ -1,7 +1,7 @@
 """The records that services exchange, defined once: JSON Schema files in ``schemas/`` and one typed model each.
 
-    from newswatch.contracts import Article, validate_record
-    validate_record("article", {"id": "a1", ...})   # raises RecordInvalidError
+from newswatch.contracts import Article, validate_record
+validate_record("article", {"id": "a1", ...})   # raises RecordInvalidError
 """
 
 from newswatch.contracts.models import (

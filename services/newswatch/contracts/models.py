@@ -11,6 +11,20 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+__all__ = [
+    "EVENT_TYPES",
+    "Alert",
+    "AlertEvidence",
+    "AlertStatus",
+    "Article",
+    "Classification",
+    "DeadLetter",
+    "DeadLetterReason",
+    "EventScores",
+    "EventType",
+    "Severity",
+]
+
 EventType = Literal["military_withdrawal", "coup", "peacekeeping_change"]
 EVENT_TYPES: tuple[EventType, ...] = ("military_withdrawal", "coup", "peacekeeping_change")
 Severity = Literal["flash", "urgent", "routine"]

@@ -1,6 +1,6 @@
 """Load the JSON Schema files shipped with the package and validate records against them.
 
-    validate_record("article", record)   # raises RecordInvalidError with the first failing path
+validate_record("article", record)   # raises RecordInvalidError with the first failing path
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from importlib import resources
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
+
+__all__ = ["RecordInvalidError", "load_schema", "schema_names", "validate_record"]
 
 _SCHEMA_FILES = {
     "article": "article.v1.json",
@@ -55,7 +57,9 @@ def _validator(name: str) -> Draft202012Validator:
 
 def validate_record(name: str, record: object) -> None:
     """Raise :class:`RecordInvalidError` unless ``record`` matches schema ``name``."""
-    error = next(iter(sorted(_validator(name).iter_errors(record), key=lambda e: list(e.absolute_path))), None)
+    error = next(
+        iter(sorted(_validator(name).iter_errors(record), key=lambda e: list(e.absolute_path))), None
+    )
     if error is not None:
         path = "/".join(str(part) for part in error.absolute_path)
         raise RecordInvalidError(name, path, error.message)

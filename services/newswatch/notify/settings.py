@@ -11,6 +11,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+__all__ = ["NotifySettings"]
+
 
 class NotifySettings(BaseModel):
     """Every option of the notify service with its default; times in seconds."""

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+__all__ = ["PollerSettings"]
+
 
 class PollerSettings(BaseModel):
     """Every option of the poller with its default; times in seconds, sizes in bytes."""
