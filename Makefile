@@ -20,7 +20,7 @@ kafka-jars: $(STAMP)
 demo: setup
 	HF_HUB_OFFLINE=1 $(BIN)/newswatch demo
 
-test: setup
+test: setup lint
 	HF_HUB_OFFLINE=1 $(BIN)/pytest
 
 test-fast: $(STAMP)

@@ -1,4 +1,4 @@
-"""The records that services exchange, defined once: JSON Schema files in ``schemas/`` and one typed model each.
+"""The records services exchange, defined once: JSON Schema files in ``schemas/`` and one typed model each.
 
 from newswatch.contracts import Article, validate_record
 validate_record("article", {"id": "a1", ...})   # raises RecordInvalidError

@@ -38,7 +38,7 @@ def schema_names() -> tuple[str, ...]:
 
 @cache
 def load_schema(name: str) -> dict[str, Any]:
-    """Return the parsed JSON Schema called ``name`` (``article``, ``classification``, ``alert``, ``deadletter``)."""
+    """The parsed JSON Schema ``name``: ``article``, ``classification``, ``alert`` or ``deadletter``."""
     try:
         filename = _SCHEMA_FILES[name]
     except KeyError:

@@ -1,4 +1,4 @@
-"""The JSON Schema files and the typed models must accept and reject the same records and declare the same fields."""
+"""Schema files and typed models must accept and reject the same records and declare the same fields."""
 
 from __future__ import annotations
 
