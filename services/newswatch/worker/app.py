@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Awaitable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -54,6 +55,7 @@ __all__ = ["WorkerApp"]
 log = logging.getLogger(__name__)
 
 _MAX_BACKOFF_SECONDS = 30.0
+_PIPELINE_DEPTH = 2  # batches in flight: one classified while the one before awaits its acks
 
 
 def _utcnow() -> datetime:
@@ -194,12 +196,44 @@ class WorkerApp:
 
     # -- classify agent -----------------------------------------------------------------------------------
     async def _classify_agent(self, stream: Any) -> None:
-        ws = self._settings.worker
-        async for events in stream.take_events(ws.batch_max_size, within=ws.batch_within_seconds):
-            await self.process_batch([_source_of(e) for e in events])
+        """Pipeline batches: batch N's outputs are produced and awaited while batch N+1 is classified.
 
-    async def process_batch(self, sources: Sequence[SourceRecord]) -> None:
-        """Decode, classify and publish one batch; returns once Kafka acknowledged every output."""
+        Events are acked by hand (``noack_take``), batch after batch in order, each only after Kafka
+        acknowledged all of its outputs; at most ``_PIPELINE_DEPTH`` batches are in flight.
+        """
+        ws = self._settings.worker
+        inflight: deque[asyncio.Task[None]] = deque()
+        previous: asyncio.Task[None] | None = None
+        try:
+            async for events in stream.noack_take(ws.batch_max_size, within=ws.batch_within_seconds):
+                while len(inflight) >= _PIPELINE_DEPTH:
+                    await inflight.popleft()
+                previous = asyncio.ensure_future(self._pipelined(stream, events, previous))
+                inflight.append(previous)
+                while inflight and inflight[0].done():
+                    await inflight.popleft()  # re-raises a failed batch's error: the agent crashes
+            while inflight:
+                await inflight.popleft()
+        finally:
+            for task in inflight:
+                task.cancel()
+            if inflight:
+                await asyncio.gather(*inflight, return_exceptions=True)
+
+    async def _pipelined(
+        self, stream: Any, events: Sequence[Any], previous: asyncio.Task[None] | None
+    ) -> None:
+        sources = [_source_of(e) for e in events]
+        outgoing = await self.prepare_batch(sources)
+        if previous is not None:
+            await previous  # outputs leave, and offsets are acked, in batch order
+        await self._publish(outgoing)
+        for event, source in zip(events, sources, strict=True):
+            self._lag.processed(source.topic, source.partition, offset=source.offset)
+            await stream.ack(event)
+
+    async def prepare_batch(self, sources: Sequence[SourceRecord]) -> list[_Outgoing]:
+        """Decode and classify one batch (inference on the inference thread); return its outputs in order."""
         ws = self._settings.worker
         self.metrics.articles_consumed.inc(len(sources))
         outgoing: list[_Outgoing] = []
@@ -211,9 +245,7 @@ class WorkerApp:
                 outgoing.append(self._dead_letter(source, exc))
         if decoded:
             outgoing.extend(await self._classify(decoded))
-        await self._publish(outgoing)
-        for source in sources:
-            self._lag.processed(source.topic, source.partition, offset=source.offset)
+        return outgoing
 
     async def _classify(self, decoded: list[tuple[SourceRecord, Article]]) -> list[_Outgoing]:
         articles = [article for _, article in decoded]
