@@ -3,7 +3,10 @@
 Names come from pycountry (English, plus its French translations via gettext); a compact table adds common
 short names, demonyms and capitals that no maintained package ships. Longest match wins, so "Guinea-Bissau" is
 not "Guinea", "Nigeria" is not "Niger", and "Gulf of Guinea" / "golfe de Guinée" name no country. A bare
-"Congo" means the DR Congo unless the text says Brazzaville or "Republic of (the) Congo".
+"Congo" means the DR Congo unless the text says Brazzaville or "Republic of (the) Congo". A peacekeeping
+mission's name names its host country ("MONUSCO" is the DR Congo). A capital that seats an organisation the
+text also names is that organisation's venue, not a party: "ECOWAS leaders will meet in Abuja" does not name
+Nigeria ("Nigeria" or "Nigerian" in the same text still does).
 
     extract_countries("Les derniers soldats français ont quitté le Mali pour le Niger")   # ("FR", "ML", "NE")
 """
@@ -13,12 +16,14 @@ from __future__ import annotations
 import gettext
 import re
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
+from types import MappingProxyType
 
 import pycountry
 
-__all__ = ["CountryMatcher", "extract_countries"]
+__all__ = ["MISSION_HOSTS", "CountryMatcher", "CountryMention", "extract_countries"]
 
 _NONE = ""  # a phrase that blocks shorter matches but names no country
 
@@ -308,7 +313,7 @@ _NAMES: dict[str, str] = {
     "Jordanie": "JO",
     "Amman": "JO",
     "Koweit": "KW",
-    "Qatar": "QT",
+    "Qatar": "QA",
     "Doha": "QA",
     "Abu Dhabi": "AE",
     "UAE": "AE",
@@ -358,7 +363,63 @@ _NAMES: dict[str, str] = {
     "Nicosia": "CY",
     "Nicosie": "CY",
 }
-_NAMES["Qatar"] = "QA"
+
+# UN, AU and regional peace operations by acronym (EN and FR), each naming its host country. Missions whose
+# area spans several countries (UNDOF, UNTSO, UNISFA, EUTM...) are left out.
+MISSION_HOSTS: Mapping[str, str] = MappingProxyType(
+    {
+        "MONUSCO": "CD",
+        "MONUC": "CD",
+        "MINUSMA": "ML",
+        "MINUSCA": "CF",
+        "UNMISS": "SS",
+        "MINUSS": "SS",
+        "UNIFIL": "LB",
+        "FINUL": "LB",
+        "ATMIS": "SO",
+        "AMISOM": "SO",
+        "AUSSOM": "SO",
+        "UNSOM": "SO",
+        "MINURSO": "EH",
+        "UNFICYP": "CY",
+        "UNMIK": "XK",
+        "MINUK": "XK",
+        "KFOR": "XK",
+        "UNAMID": "SD",
+        "MINUAD": "SD",
+        "UNITAMS": "SD",
+        "MINUSTAH": "HT",
+        "UNMIL": "LR",
+        "MINUL": "LR",
+        "UNOCI": "CI",
+        "ONUCI": "CI",
+        "UNAMA": "AF",
+        "MANUA": "AF",
+        "UNAMI": "IQ",
+        "MANUI": "IQ",
+        "SAMIM": "MZ",
+        "ECOMIB": "GW",
+        "ESSMGB": "GW",
+    }
+)
+
+# Capitals that seat an international organisation: when the text names that organisation, the capital is read
+# as its venue ("an ECOWAS summit in Abuja"), not as the country. Organisations match case-sensitively.
+_SEATS: dict[str, str] = {
+    "Abuja": r"ECOWAS|CEDEAO|Ecowas|Cedeao",
+    "Addis Ababa": r"African Union|Union africaine|\bAU\b|\bUA\b",
+    "Addis-Abeba": r"African Union|Union africaine|\bAU\b|\bUA\b",
+    "Brussels": r"European Union|\bEU\b|NATO|Nato",
+    "Bruxelles": r"Union europeenne|\bUE\b|OTAN|Otan",
+    "Libreville": r"ECCAS|CEEAC",
+    "Le Caire": r"Ligue arabe",
+    "Cairo": r"Arab League",
+    "Jakarta": r"ASEAN",
+    "The Hague": r"International Criminal Court|International Court of Justice|\bICC\b|\bICJ\b",
+    "La Haye": r"Cour penale internationale|Cour internationale de justice|\bCPI\b|\bCIJ\b",
+    "Vienna": r"IAEA|OSCE|OPEC",
+    "Vienne": r"AIEA|OSCE|OPEP",
+}
 
 # Demonyms and adjectives (matched in any case: French writes them in lower case).
 _DEMONYMS: dict[str, str] = {
@@ -663,6 +724,15 @@ def _pycountry_names() -> dict[str, str]:
     return names
 
 
+@dataclass(frozen=True, slots=True)
+class CountryMention:
+    """One country named in a text; ``start``/``end`` index :meth:`CountryMatcher.fold` of that text."""
+
+    start: int
+    end: int
+    code: str
+
+
 @dataclass(frozen=True)
 class CountryMatcher:
     """Compiled phrase tables; build once with :meth:`default` and reuse (it is immutable)."""
@@ -671,53 +741,73 @@ class CountryMatcher:
     demonyms: dict[str, str]
     name_pattern: re.Pattern[str]
     demonym_pattern: re.Pattern[str]
+    seats: dict[str, re.Pattern[str]] = field(default_factory=dict)
 
     @classmethod
     @lru_cache(maxsize=1)
     def default(cls) -> CountryMatcher:
         """The matcher over pycountry's EN/FR names plus the project's short-name/demonym/capital table."""
         names = _pycountry_names()
-        for phrase, code in _NAMES.items():
+        for phrase, code in (*_NAMES.items(), *MISSION_HOSTS.items()):
             names[_fold(phrase)] = code
         names = {phrase.lower(): code for phrase, code in names.items()}
         demonyms = {_fold(p).strip().lower(): c for p, c in _DEMONYMS.items()}
+        seats = {_fold(capital).lower(): re.compile(orgs) for capital, orgs in _SEATS.items()}
 
         def alternation(phrases: list[str]) -> str:
             return "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True))
 
         name_pattern = re.compile(rf"(?<![\w-])(?:{alternation(list(names))})(?![\w-]|'\w\w)", re.IGNORECASE)
         demonym_pattern = re.compile(rf"(?<![\w-])(?:{alternation(list(demonyms))})(?![\w-])", re.IGNORECASE)
-        return cls(names, demonyms, name_pattern, demonym_pattern)
+        return cls(names, demonyms, name_pattern, demonym_pattern, seats)
 
-    def extract(self, text: str) -> tuple[str, ...]:
-        """ISO alpha-2 codes in order of first mention, without repeats."""
+    @staticmethod
+    def fold(text: str) -> str:
+        """``text`` without accents and with plain apostrophes: the string that mention spans index.
+
+        CountryMatcher.fold("Guinée-Bissau")   # 'Guinee-Bissau'
+        """
+        return _fold(text)
+
+    def mentions(self, text: str) -> tuple[CountryMention, ...]:
+        """Every country mention in ``text``, in text order, spans into :meth:`fold` of ``text``.
+
+        CountryMatcher.default().mentions("French troops left Mali")   # FR at 0-6, ML at 19-23
+        """
         folded = _fold(text)
-        hits: list[tuple[int, str]] = []
+        hits: list[CountryMention] = []
         taken: list[tuple[int, int]] = []
         for match in self.name_pattern.finditer(folded):
             phrase = match.group(0)
             if not phrase[0].isupper():  # proper nouns only ("mali" in "somali" is excluded by the boundary)
                 continue
-            code = self.names.get(phrase.lower(), _NONE)
+            key = phrase.lower()
+            code = self.names.get(key, _NONE)
+            seat_of = self.seats.get(key)
+            if seat_of is not None and seat_of.search(folded):  # the organisation's venue, not a party
+                code = _NONE
             taken.append(match.span())
             if code:
-                hits.append((match.start(), code))
+                hits.append(CountryMention(match.start(), match.end(), code))
         for match in self.demonym_pattern.finditer(folded):
             if any(start <= match.start() < end for start, end in taken):
                 continue
             code = self.demonyms.get(match.group(0).lower(), _NONE)
             if code:
-                hits.append((match.start(), code))
-        if "CD" in {c for _, c in hits} and re.search(
+                hits.append(CountryMention(match.start(), match.end(), code))
+        if any(h.code == "CD" for h in hits) and re.search(
             r"Brazzaville|[Rr]epubli\w+ (?:of the |du )?Congo", folded
         ):
-            congo_cd = [m.start() for m in re.finditer(r"(?<![\w-])Congo(?![\w-])", folded)]
-            hits = [(p, "CG" if c == "CD" and p in congo_cd else c) for p, c in hits]
-        ordered: list[str] = []
-        for _, code in sorted(hits):
-            if code not in ordered:
-                ordered.append(code)
-        return tuple(ordered)
+            congo_cd = {m.start() for m in re.finditer(r"(?<![\w-])Congo(?![\w-])", folded)}
+            hits = [
+                CountryMention(h.start, h.end, "CG") if h.code == "CD" and h.start in congo_cd else h
+                for h in hits
+            ]
+        return tuple(sorted(hits, key=lambda h: h.start))
+
+    def extract(self, text: str) -> tuple[str, ...]:
+        """ISO alpha-2 codes in order of first mention, without repeats."""
+        return tuple(dict.fromkeys(h.code for h in self.mentions(text)))
 
 
 def extract_countries(text: str) -> tuple[str, ...]:

@@ -6,16 +6,10 @@
         send(decision.alert)
         book.mark_emitted(decision.alert)          # only after Kafka acknowledged the alert
 
-Pure, no I/O. Matching (reasoning in docs/worker.md): candidates are grouped by event type (the key of the
-candidate topic, so one table partition owns a group). A candidate joins an open alert of its group if
-
-1. its event time (published_at, else fetched_at) lies within ``window_hours`` of the alert's event span,
-2. its countries overlap the alert's countries (skipped when either side has none), and
-3. ``0.5 * country_score + 0.5 * text_score >= min_match_score``, where both scores are overlap coefficients
-   (``|A & B| / min(|A|, |B|)``): of the country sets (0.5 when either is unknown), and of the folded 5-letter
-   word stems of title + evidence (English and French stop words dropped).
-
-The best-scoring alert wins (ties: earliest first_seen). State lives in three kinds of keys of one store:
+Pure, no I/O. Candidates are grouped by event type (the key of the candidate topic, so one table partition
+owns a group). A candidate joins the open alert of its group that :func:`newswatch.worker.matching.judge`
+scores best (time, place, actor and similarity rules; reasoning in docs/worker.md), ties to the earliest
+first_seen; no match opens a new alert. State lives in three kinds of keys of one store:
 ``g|<group>`` (index of open alerts), ``a|<alert_id>`` (full alert + the last version Kafka acknowledged) and
 ``s|<event_type>|<article_id>`` (article already counted). Re-delivered articles are never counted twice; an
 alert whose state is ahead of its acknowledged version is re-sent with identical content.
@@ -24,8 +18,9 @@ alert whose state is ahead of its acknowledged version is re-sent with identical
 from __future__ import annotations
 
 import hashlib
-import re
+import logging
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from newswatch.contracts import Alert, AlertEvidence, Article, Classification, EventType
 from newswatch.contracts.models import UtcDatetime
 from newswatch.worker.errors import AlertStateError
+from newswatch.worker.matching import EventProfile, Report, judge
 from newswatch.worker.settings import AlertPolicy
 from newswatch.worker.severity import severity_for
 
@@ -48,24 +44,11 @@ __all__ = [
     "alert_id_for",
     "candidates_from",
     "group_key",
-    "match_score",
-    "terms_of",
 ]
 
-_MAX_TERMS_PER_ALERT = 300
+log = logging.getLogger(__name__)
+
 _EVIDENCE_PER_SOURCE = 2
-_STEM = 5
-_TOKEN = re.compile(r"[^\W\d_]{3,}")
-_STOP_TEXT = """
-    the and for with from that this these those have has had was were are its their his her after about over
-    into said says say will would could should been being which who whom what when where while also than they
-    them there then out not but all any more most some such only own same other new news report reports
-    reported today yesterday monday tuesday wednesday thursday friday saturday sunday week year years month
-    les des une dans par pour sur avec qui que quoi est sont son ses leur leurs aux ont été etre être plus
-    mais cette ces cet comme selon après apres avant entre vers sous sans dont elle elles ils lui nous vous
-    lundi mardi mercredi jeudi vendredi samedi dimanche semaine année annee mois jour hier aujourd
-"""
-_STOP_WORDS = frozenset(_STOP_TEXT.split())
 
 
 class StateStore(Protocol):
@@ -110,15 +93,29 @@ class Candidate(_Model):
 
 
 class _Summary(_Model):
-    """What matching needs of one open alert, kept in the group index."""
+    """What matching needs of one open alert (an :class:`EventProfile`), kept in the group index."""
 
     alert_id: str
     countries: tuple[str, ...]
+    headline: tuple[str, ...] = ()  # these three are absent from state written before these rules
+    subject: str | None = None
+    entities: tuple[str, ...] = ()
     terms: tuple[str, ...]
     event_start: UtcDatetime
     event_end: UtcDatetime
     first_seen: UtcDatetime
     last_updated: UtcDatetime
+
+    def profile(self) -> EventProfile:
+        return EventProfile(
+            countries=self.countries,
+            headline=self.headline,
+            subject=self.subject,
+            terms=frozenset(self.terms),
+            entities=frozenset(self.entities),
+            start=self.event_start,
+            end=self.event_end,
+        )
 
 
 class _GroupIndex(_Model):
@@ -159,42 +156,6 @@ def alert_id_for(event_type: EventType, group: str, first_article_id: str) -> st
 def _fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
-
-
-def terms_of(texts: Iterable[str]) -> frozenset[str]:
-    """Folded 5-letter stems of the content words of ``texts`` (English and French stop words dropped).
-
-    terms_of(["French troops withdraw from Mali"])   # {'frenc', 'troop', 'withd', 'mali'}
-    """
-    found: set[str] = set()
-    for text in texts:
-        for token in _TOKEN.findall(_fold(text)):
-            if token not in _STOP_WORDS:
-                found.add(token[:_STEM])
-    return frozenset(found)
-
-
-def match_score(
-    candidate_countries: Sequence[str],
-    candidate_terms: frozenset[str],
-    alert_countries: Sequence[str],
-    alert_terms: frozenset[str],
-) -> float | None:
-    """Similarity of a candidate to an open alert in [0, 1]; None when their countries are disjoint.
-
-    match_score(["FR", "ML"], terms_of(["Barkhane leaves Mali"]), ["ML"], terms_of(["Mali: Barkhane out"]))
-    """
-    mine, theirs = set(candidate_countries), set(alert_countries)
-    if mine and theirs:
-        shared = mine & theirs
-        if not shared:
-            return None
-        country_score = len(shared) / min(len(mine), len(theirs))
-    else:
-        country_score = 0.5
-    smaller = min(len(candidate_terms), len(alert_terms))
-    text_score = len(candidate_terms & alert_terms) / smaller if smaller else 0.0
-    return 0.5 * country_score + 0.5 * text_score
 
 
 def candidates_from(article: Article, classification: Classification) -> list[Candidate]:
@@ -295,8 +256,14 @@ class AlertBook:
             return self._replayed(seen)
         group = group_key(candidate.event_type)
         index = self._prune(group, self._read_index(group), now)
-        cand_terms = terms_of((candidate.title, *candidate.evidence))
-        best = self._best_match(candidate, cand_terms, index)
+        report = Report.of(
+            candidate.event_type,
+            candidate.title,
+            candidate.evidence,
+            candidate.countries,
+            candidate.event_time,
+        )
+        best = self._best_match(candidate, report, index)
         if best is None:
             state = self._open(candidate, group)
             outcome: Literal["opened", "updated"] = "opened"
@@ -309,10 +276,14 @@ class AlertBook:
                 return AlertDecision("duplicate", None, best.alert_id)
             state = self._merge(previous, candidate)
             outcome = "updated"
+        profile = EventProfile.of(report) if best is None else best.profile().absorb(report)
         summary = _Summary(
             alert_id=state.alert.alert_id,
             countries=state.alert.countries,
-            terms=tuple(sorted((set(best.terms) if best else set()) | cand_terms))[:_MAX_TERMS_PER_ALERT],
+            headline=profile.headline,
+            subject=profile.subject,
+            entities=tuple(sorted(profile.entities)),
+            terms=tuple(sorted(profile.terms)),
             event_start=state.event_start,
             event_end=state.event_end,
             first_seen=state.alert.first_seen,
@@ -358,19 +329,27 @@ class AlertBook:
         self._store[f"g|{group}"] = pruned.model_dump_json()
         return pruned
 
-    def _best_match(
-        self, candidate: Candidate, cand_terms: frozenset[str], index: _GroupIndex
-    ) -> _Summary | None:
-        window = timedelta(hours=self._policy.window_hours)
+    def _best_match(self, candidate: Candidate, report: Report, index: _GroupIndex) -> _Summary | None:
         best: tuple[float, datetime, _Summary] | None = None
+        rejected: Counter[str] = Counter()
         for summary in index.alerts:
-            if not summary.event_start - window <= candidate.event_time <= summary.event_end + window:
-                continue
-            score = match_score(candidate.countries, cand_terms, summary.countries, frozenset(summary.terms))
-            if score is None or score < self._policy.min_match_score:
+            verdict = judge(report, summary.profile(), self._policy)
+            score = verdict.score
+            if score is None:
+                rejected[verdict.reason] += 1
                 continue
             if best is None or (score, -summary.first_seen.timestamp()) > (best[0], -best[1].timestamp()):
                 best = (score, summary.first_seen, summary)
+        log.debug(
+            "alert_match",
+            extra={
+                "event_type": candidate.event_type,
+                "article_id": candidate.article_id,
+                "alert_id": None if best is None else best[2].alert_id,
+                "score": None if best is None else round(best[0], 3),
+                "rejected": dict(rejected),
+            },
+        )
         return None if best is None else best[2]
 
     def _evidence(self, candidate: Candidate) -> list[AlertEvidence]:

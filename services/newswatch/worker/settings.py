@@ -22,10 +22,16 @@ class AlertPolicy(BaseModel):
     window_hours: float = Field(
         default=48.0, gt=0, description="Event-time distance within which two reports may be the same event."
     )
+    entity_window_hours: float = Field(
+        default=336.0, gt=0, description="The window for reports naming the same mission or operation."
+    )
     retention_hours: float = Field(
-        default=168.0, gt=0, description="An alert stays open for updates this long after its last update."
+        default=336.0, gt=0, description="An alert stays open for updates this long after its last update."
     )
     min_match_score: float = Field(default=0.55, ge=0, le=1, description="Country + text similarity needed.")
+    entity_min_match_score: float = Field(
+        default=0.65, ge=0, le=1, description="Telling-word similarity a late report needs (docs/worker.md)."
+    )
     max_open_alerts_per_group: int = Field(default=500, ge=1)
     max_evidence: int = Field(default=10, ge=1, description="Evidence sentences kept per alert.")
     max_links: int = Field(default=100, ge=1, description="Links and article ids listed per alert.")
@@ -37,8 +43,8 @@ class AlertPolicy(BaseModel):
 
     @model_validator(mode="after")
     def _ordered(self) -> AlertPolicy:
-        if self.window_hours > self.retention_hours:
-            raise ValueError("need window_hours <= retention_hours")
+        if not self.window_hours <= self.entity_window_hours <= self.retention_hours:
+            raise ValueError("need window_hours <= entity_window_hours <= retention_hours")
         if self.urgent_min_outlets > self.flash_min_outlets:
             raise ValueError("need urgent_min_outlets <= flash_min_outlets")
         return self

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from newswatch.classifier.countries import extract_countries
+from newswatch.classifier.countries import CountryMatcher, extract_countries
 
 
 @pytest.mark.parametrize(
@@ -40,3 +40,48 @@ def test_lower_case_names_are_not_countries_but_demonyms_are() -> None:
 
 def test_order_is_first_mention_without_repeats() -> None:
     assert extract_countries("Mali, France, Mali again and French troops") == ("ML", "FR")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # the demo's Guinea-Bissau coup alert showed NG: "Abuja" is where ECOWAS sits, not a party to the coup
+        (
+            "ECOWAS leaders will meet in Abuja on Saturday after soldiers in Guinea-Bissau overthrew the "
+            "president.",
+            ("GW",),
+        ),
+        ("Les dirigeants de la CEDEAO se réuniront à Abuja samedi.", ()),
+        ("ECOWAS chair Nigeria summons leaders to Abuja", ("NG",)),
+        ("Nigerian troops will join the ECOWAS force, Abuja said.", ("NG",)),
+        ("Gunfire heard in Abuja overnight", ("NG",)),
+        ("The African Union summit in Addis Ababa condemned the coup in Niger.", ("NE",)),
+        ("Talks in Addis Ababa", ("ET",)),
+        ("NATO ministers met in Brussels", ()),
+    ],
+)
+def test_a_capital_seating_a_named_organisation_is_its_venue(text: str, expected: tuple[str, ...]) -> None:
+    assert extract_countries(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Monusco : le Conseil de sécurité prolonge la mission d'un an", ("CD",)),
+        ("Security Council renews MONUSCO mandate", ("CD",)),
+        ("Egypt suspends its participation in MINUSMA", ("EG", "ML")),
+        ("La FINUL renforce ses patrouilles", ("LB",)),
+        ("the monusco convoy", ()),  # acronyms are proper nouns: capitalised only
+    ],
+)
+def test_a_peacekeeping_mission_names_its_host_country(text: str, expected: tuple[str, ...]) -> None:
+    assert extract_countries(text) == expected
+
+
+def test_mentions_give_codes_and_spans_into_the_folded_text() -> None:
+    matcher = CountryMatcher.default()
+    text = "Les soldats français ont quitté Bamako"
+    mentions = matcher.mentions(text)
+    folded = CountryMatcher.fold(text)
+    assert [(m.code, folded[m.start : m.end]) for m in mentions] == [("FR", "francais"), ("ML", "Bamako")]
+    assert matcher.extract(text) == ("FR", "ML")

@@ -9,8 +9,9 @@ import pytest
 from worker_fakes import KeywordClassifier, make_article
 
 from newswatch.contracts import Alert, validate_record
-from newswatch.worker.alerts import AlertBook, Candidate, alert_id_for, candidates_from, match_score, terms_of
+from newswatch.worker.alerts import AlertBook, Candidate, alert_id_for, candidates_from
 from newswatch.worker.errors import AlertStateError
+from newswatch.worker.matching import match_score, terms_of
 from newswatch.worker.settings import AlertPolicy
 
 T0 = datetime(2022, 8, 15, 13, 0, tzinfo=UTC)
@@ -175,12 +176,30 @@ def test_another_army_leaving_the_same_country_is_a_different_event(book: AlertB
 
 
 def test_reports_outside_the_time_window_open_a_new_alert(book: AlertBook) -> None:
-    emit(book, barkhane(0))
-    late = barkhane(1).model_copy(
-        update={"published_at": T0 + timedelta(hours=AlertPolicy().window_hours + 1)}
+    emit(book, barkhane(2))  # "French army confirms its last troops left Mali for Niger": no named operation
+    late = barkhane(2).model_copy(
+        update={
+            "article_id": "dw-2",
+            "url": "https://news.example/dw-2",
+            "published_at": T0 + timedelta(hours=49),
+        }
     )
     alert = emit(book, late, now=NOW + timedelta(days=3))
     assert alert is not None and alert.status == "new"
+
+
+def test_reports_naming_the_same_operation_match_up_to_the_entity_window(book: AlertBook) -> None:
+    policy = AlertPolicy()
+    emit(book, barkhane(0))  # "France says last Barkhane soldiers have left Mali"
+    days_later = barkhane(1).model_copy(update={"published_at": T0 + timedelta(days=5)})
+    joined = emit(book, days_later, now=NOW + timedelta(days=5))
+    assert joined is not None and (joined.status, joined.source_count) == ("update", 2)
+    too_late = barkhane(3).model_copy(
+        update={"published_at": T0 + timedelta(days=5, hours=policy.entity_window_hours + 1)}
+    )
+    alert = emit(book, too_late, now=NOW + timedelta(days=6))  # the first alert is still open
+    assert alert is not None and alert.status == "new"
+    assert book.get(joined.alert_id) is not None
 
 
 def test_event_types_never_share_an_alert(book: AlertBook) -> None:
@@ -231,7 +250,7 @@ def test_match_score_requires_country_overlap_and_rewards_similar_text() -> None
 
 
 def test_terms_fold_accents_and_drop_stop_words() -> None:
-    assert terms_of(["Les soldats ont quitté le Mali"]) == {"solda", "quitt", "mali"}
+    assert terms_of(["Les soldats ont quitté le Mali"]) == {"~troops", "~withdraw", "@ML"}
 
 
 def test_candidates_from_a_classification(classifier: KeywordClassifier) -> None:
