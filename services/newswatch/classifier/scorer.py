@@ -7,13 +7,13 @@ scorer.logits([("Coup in Niger", "Soldiers detained the president."), ("Title on
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
-import torch
 
-from newswatch.classifier.model import EventNet
+if TYPE_CHECKING:  # torch stays out of processes that serve with the ONNX backend
+    from newswatch.classifier.model import EventNet
 
 __all__ = ["Pair", "Scorer", "TorchScorer", "encode_batches"]
 
@@ -75,6 +75,8 @@ class TorchScorer:
         self.n_labels = int(net.head.out_features)
 
     def logits(self, pairs: Sequence[Pair]) -> npt.NDArray[np.float32]:
+        import torch
+
         out = np.zeros((len(pairs), self.n_labels), dtype=np.float32)
         if not pairs:
             return out

