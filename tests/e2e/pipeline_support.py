@@ -4,6 +4,7 @@ a producer of Article records and readers of the output topics."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import socket
@@ -13,7 +14,7 @@ import time
 import urllib.request
 import uuid
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,6 +30,8 @@ with warnings.catch_warnings():  # kafka-python 3.0 calls importlib.resources.re
 ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT.parent / "shared" / "seed" / "barkhane-leaves-mali-2022.txt"
 HUGE_LIMIT = 16 * 1024 * 1024
+
+log = logging.getLogger(__name__)
 
 
 def free_port() -> int:
@@ -139,6 +142,17 @@ class Worker:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def counters(self) -> str:
+        """The worker's progress counters and lag from /metrics, one line each (or why they are missing)."""
+        try:
+            body = self.scrape()
+        except OSError as exc:
+            return f"/metrics unavailable: {exc!r}"
+        wanted = ("articles_consumed", "articles_classified", "deadletters_total", "consumer_lag")
+        return "\n".join(
+            line for line in body.splitlines() if not line.startswith("#") and any(w in line for w in wanted)
+        )
 
 
 @dataclass
@@ -251,23 +265,54 @@ class Pipeline:
             self._seen[name].extend(json.loads(r.value) for r in batch)
         return self._seen[name]
 
-    def wait_for(self, what: str, predicate: Callable[[], bool], timeout: float = 180.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+    def wait_for(
+        self,
+        what: str,
+        predicate: Callable[[], bool],
+        timeout: float = 180.0,
+        progress: Callable[[], int] | None = None,
+    ) -> None:
+        """Poll ``predicate`` until true; on timeout fail with a diagnosis (``progress`` sampled over time,
+        each worker's state, the tail of its log and its /metrics counters)."""
+        started = time.monotonic()
+        timeline: list[tuple[float, int]] = []
+        while time.monotonic() - started < timeout:
             if predicate():
+                log.info("waited %.1fs for %s; progress %s", time.monotonic() - started, what, timeline)
                 return
+            if progress is not None and (not timeline or time.monotonic() - started - timeline[-1][0] >= 5):
+                timeline.append((time.monotonic() - started, progress()))
             for worker in self.workers:
                 code = worker.process.poll()
                 if code is not None and code != -signal.SIGKILL:
                     detail = f"worker {worker.name} exited {code} while waiting for {what}"
                     raise AssertionError(f"{detail}:\n{worker.log()}")
             time.sleep(0.3)
-        logs = "\n".join(w.log()[-4000:] for w in self.workers)
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{logs}")
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{self.diagnosis(timeline)}")
+
+    def diagnosis(self, timeline: Sequence[tuple[float, int]] = ()) -> str:
+        """Progress over time, then per worker: state, /metrics counters (if alive), the tail of its log."""
+        parts = []
+        if timeline:
+            points = " ".join(f"{elapsed:.0f}s:{count}" for elapsed, count in timeline)
+            parts.append(f"progress (seconds since the wait began: count): {points}")
+        for worker in self.workers:
+            code = worker.process.poll()
+            state = "running" if code is None else f"exited {code}"
+            parts.append(f"--- worker {worker.name} (pid {worker.process.pid}, {state}): {worker.log_path}")
+            if code is None:
+                parts.append(worker.counters())
+            parts.extend(worker.log().splitlines()[-60:])
+        return "\n".join(parts)
 
     def classified_ids(self) -> set[str]:
         return {r["article_id"] for r in self.records("classified")}
 
     def wait_classified(self, ids: Iterable[str], timeout: float = 180.0) -> None:
         wanted = set(ids)
-        self.wait_for(f"{len(wanted)} classifications", lambda: wanted <= self.classified_ids(), timeout)
+        self.wait_for(
+            f"{len(wanted)} classifications",
+            lambda: wanted <= self.classified_ids(),
+            timeout,
+            progress=lambda: len(wanted & self.classified_ids()),
+        )

@@ -49,6 +49,7 @@ from newswatch.worker.errors import (
 )
 from newswatch.worker.lag import LagTracker
 from newswatch.worker.metrics import WorkerMetrics
+from newswatch.worker.recovery import SeekFirstTableManager
 
 __all__ = ["WorkerApp"]
 
@@ -92,6 +93,7 @@ class WorkerApp:
             ws.app_id,
             **faust_app_config(kafka),
             store="memory://",
+            TableManager=SeekFirstTableManager,  # no records lost when a restart restores the table
             autodiscover=False,
             web_enabled=ws.web_enabled,
             web_bind=ws.web_host,
