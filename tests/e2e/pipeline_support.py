@@ -282,6 +282,9 @@ class Pipeline:
                 return
             if progress is not None and (not timeline or time.monotonic() - started - timeline[-1][0] >= 5):
                 timeline.append((time.monotonic() - started, progress()))
+                if skipped := self.skipped_input():  # records lost: waiting longer will not bring them
+                    detail = "\n".join([*skipped, self.diagnosis(timeline)])
+                    raise AssertionError(f"a worker skipped input records:\n{detail}")
             for worker in self.workers:
                 code = worker.process.poll()
                 if code is not None and code != -signal.SIGKILL:
@@ -304,6 +307,15 @@ class Pipeline:
                 parts.append(worker.counters())
             parts.extend(worker.log().splitlines()[-60:])
         return "\n".join(parts)
+
+    def skipped_input(self) -> list[str]:
+        """The workers' ``input_records_skipped`` log lines: records they never received (lost)."""
+        return [
+            f"{worker.name}: {line}"
+            for worker in self.workers
+            for line in worker.log().splitlines()
+            if "input_records_skipped" in line
+        ]
 
     def classified_ids(self) -> set[str]:
         return {r["article_id"] for r in self.records("classified")}

@@ -49,7 +49,7 @@ from newswatch.worker.errors import (
 )
 from newswatch.worker.lag import LagTracker
 from newswatch.worker.metrics import WorkerMetrics
-from newswatch.worker.recovery import SeekFirstTableManager
+from newswatch.worker.recovery import OffsetGapDetector, SeekFirstTableManager
 
 __all__ = ["WorkerApp"]
 
@@ -88,6 +88,7 @@ class WorkerApp:
         self.metrics = metrics
         self._lag = LagTracker()
         self._reported: set[tuple[str, int]] = set()
+        self._gaps = OffsetGapDetector()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newswatch-inference")
         self.app = faust.App(
             ws.app_id,
@@ -208,6 +209,7 @@ class WorkerApp:
         previous: asyncio.Task[None] | None = None
         try:
             async for events in stream.noack_take(ws.batch_max_size, within=ws.batch_within_seconds):
+                self._check_continuity(events)
                 while len(inflight) >= _PIPELINE_DEPTH:
                     await inflight.popleft()
                 previous = asyncio.ensure_future(self._pipelined(stream, events, previous))
@@ -287,7 +289,26 @@ class WorkerApp:
     # -- alert agent --------------------------------------------------------------------------------------
     async def _alert_agent(self, stream: Any) -> None:
         async for event in stream.events():
+            self._check_continuity([event])
             await self.process_candidate(_source_of(event))
+
+    def _check_continuity(self, events: Sequence[Any]) -> None:
+        """Log input records that were skipped before they reached us (they would be lost)."""
+        for event in events:
+            message = event.message
+            generation = message.generation_id if message.generation_id is not None else -1
+            skipped = self._gaps.seen(message.topic, message.partition, message.offset, generation=generation)
+            if skipped is not None:
+                log.error(
+                    "input_records_skipped",
+                    extra={
+                        "topic": message.topic,
+                        "partition": message.partition,
+                        "first_offset": skipped[0],
+                        "last_offset": skipped[1],
+                        "count": skipped[1] - skipped[0] + 1,
+                    },
+                )
 
     async def process_candidate(self, source: SourceRecord) -> None:
         """Apply one candidate to the alert table and send the alert it yields (table first, then Kafka)."""

@@ -16,7 +16,7 @@ faust-streaming/faust#596 (race in recovery, open).
 
 Here the seek runs while the input partitions are still paused, and resuming them and clearing the queues
 happen in the same step, with no await between them, so the fetcher can only deliver records read from the
-committed offsets. The rest is upstream's code unchanged.
+committed offsets. The rest is upstream's code unchanged. ``OffsetGapDetector`` makes any such skip visible.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 from faust.tables.manager import TableManager
 from faust.tables.recovery import Recovery
 
-__all__ = ["SeekFirstRecovery", "SeekFirstTableManager"]
+__all__ = ["OffsetGapDetector", "SeekFirstRecovery", "SeekFirstTableManager"]
 
 
 class SeekFirstRecovery(Recovery):
@@ -83,3 +83,30 @@ class SeekFirstTableManager(TableManager):
         if self._recovery is None:
             self._recovery = SeekFirstRecovery(self.app, self, beacon=self.beacon, loop=self.loop)
         return self._recovery
+
+
+class OffsetGapDetector:
+    """Notices input records that never reached an agent: an offset jump within one partition.
+
+        gaps = OffsetGapDetector()
+        gaps.seen("articles", 0, 10, generation=3)   # None
+        gaps.seen("articles", 0, 13, generation=3)   # (11, 12): records 11 and 12 were skipped
+
+    Offsets are compared within one consumer generation only: after a rebalance a partition restarts from
+    its committed offset, which may be ahead of what this worker saw (another worker went on). Going back
+    (a replay) is never a gap. Our input topics are neither compacted nor written in transactions, so their
+    offsets are consecutive and a jump means records were skipped.
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str, int], tuple[int, int]] = {}
+
+    def seen(self, topic: str, partition: int, offset: int, *, generation: int) -> tuple[int, int] | None:
+        """Record that ``offset`` arrived; return the (first, last) offsets skipped before it, if any."""
+        key = (topic, partition)
+        previous = self._last.get(key)
+        if previous is None or previous[0] != generation or offset > previous[1]:
+            self._last[key] = (generation, offset)
+        if previous is not None and previous[0] == generation and offset > previous[1] + 1:
+            return (previous[1] + 1, offset - 1)
+        return None
