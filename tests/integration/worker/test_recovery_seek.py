@@ -3,7 +3,7 @@
 faust-streaming 0.15's stock recovery resumes the input partitions before it seeks them to the committed
 offsets; when that seek is slow (a loaded machine) the fetcher delivers prefetched records meanwhile, the
 seek then resets the read offsets under the batch being delivered, and records are skipped but committed
-(faust-streaming#596; our kill -9 e2e test lost 1 to 100 articles this way). This test makes the seek slow
+(faust-streaming#596; our kill -9 e2e test lost 1 to ~250 articles this way). This test makes the seek slow
 on purpose and keeps the stream buffer small, so the fetcher is blocked in the middle of a batch when the
 seek lands: with the stock ``TableManager`` records go missing, with ``SeekFirstTableManager`` none do.
 """
