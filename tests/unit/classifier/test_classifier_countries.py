@@ -85,3 +85,21 @@ def test_mentions_give_codes_and_spans_into_the_folded_text() -> None:
     folded = CountryMatcher.fold(text)
     assert [(m.code, folded[m.start : m.end]) for m in mentions] == [("FR", "francais"), ("ML", "Bamako")]
     assert matcher.extract(text) == ("FR", "ML")
+
+
+def test_trie_alternation_matches_like_the_longest_first_alternation() -> None:
+    """Same spans as the plain alternation (phrases sorted longest first), on phrases that share prefixes."""
+    import random
+    import re
+
+    from newswatch.classifier.countries import trie_alternation
+
+    rng = random.Random(5)
+    for _ in range(200):
+        phrases = list({"".join(rng.choice("ab -'") for _ in range(rng.randint(1, 6))) for _ in range(12)})
+        plain = "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True))
+        text = "".join(rng.choice("ab -'c") for _ in range(80))
+        for wrap in ("(?:{})", r"(?<![\w-])(?:{})(?![\w-]|'\w\w)"):
+            want = [m.span() for m in re.finditer(wrap.format(plain), text, re.IGNORECASE)]
+            got = [m.span() for m in re.finditer(wrap.format(trie_alternation(phrases)), text, re.IGNORECASE)]
+            assert got == want, (phrases, text)
