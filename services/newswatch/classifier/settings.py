@@ -54,7 +54,15 @@ class ClassifierSettings(BaseModel):
     onnx_cache_dir: Path | None = Field(
         default=None, description="Where built ONNX graphs are cached; None = ~/.cache/newswatch/onnx."
     )
-    batch_size: int = Field(default=32, ge=1, le=512)
+    batch_size: int = Field(
+        default=8,
+        ge=1,
+        le=512,
+        description=(
+            "Inputs per forward pass (length-sorted, padded per pass). 8: on this 2-core machine the exact"
+            " graph ran about 2x faster per input at 8 than at 32 (less padding, activations stay in cache)."
+        ),
+    )
     max_length: int = Field(default=128, ge=16, le=512)
     max_windows: int = Field(
         default=12, ge=0, le=200, description="Extra text windows scored per long article."
