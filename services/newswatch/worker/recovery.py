@@ -14,9 +14,12 @@ finished the kill -9 test (1 to ~250 of 804 records missing on a loaded machine)
 DEVLOG ("DROPPED MESSAGE ROFF ..." after a 12..122 gap right after "Seek stream partitions"); upstream:
 faust-streaming/faust#596 (race in recovery, open).
 
-Here the seek runs while the input partitions are still paused, and resuming them and clearing the queues
-happen in the same step, with no await between them, so the fetcher can only deliver records read from the
-committed offsets. The rest is upstream's code unchanged. ``OffsetGapDetector`` makes any such skip visible.
+Here the consumer's flow is stopped while the seek is in flight, so the fetcher delivers nothing from
+positions the seek is about to reset (faust itself seeks back to the commits when records arrive with the
+flow stopped);
+the flow resumes, and the queues are cleared, once the seek has landed. The rest is upstream's code unchanged.
+(Seeking with the input partitions still paused instead stalled a worker that took over from a member killed
+while it was joining.) ``OffsetGapDetector`` makes any such skip visible.
 """
 
 from __future__ import annotations
@@ -57,12 +60,16 @@ class SeekFirstRecovery(Recovery):
                 "Recovery rebalancing again app id %s param %s", app.consumer_generation_id, generation_id
             )
             return
+        input_tps = {tp for tp in assignment if not self._is_changelog_tp(tp)}
+        consumer.resume_partitions(input_tps)
         if assignment:
             self.log.info("Seek stream partitions to committed offsets.")
-            # the input partitions are still paused: nothing the fetcher prefetched for them is delivered
+            # The flow stays stopped while the seek is in flight: the fetcher delivers nothing from positions
+            # the seek is about to reset (what upstream's order lets through, faust-streaming#596). Seeking
+            # with the input partitions still paused instead stalled a worker that took over the partitions
+            # of a member killed while it was joining (tests/e2e/test_worker_recovery.py, two workers).
+            consumer.stop_flow()
             await self._wait(consumer.perform_seek(), timeout=app.conf.broker_request_timeout)
-        # no await from here to flow_control.resume(): resuming and clearing the queues are one step
-        consumer.resume_partitions({tp for tp in assignment if not self._is_changelog_tp(tp)})
         self.completed.set()
         app.flow_control.resume()
         consumer.resume_flow()
