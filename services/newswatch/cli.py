@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "classify": ("newswatch.classifier.main", "classify Article v1 JSON lines into Classification v1 lines"),
     "eval": ("newswatch.classifier.main", "score the classifier on a labelled JSONL file"),
     "train": ("newswatch.classifier.main", "train the classifier artefact from labelled data"),
+    "data": ("newswatch.tooling.main", "rebuild the texts of the labelled real news from their sources"),
     "worker": ("newswatch.worker.main", "run the streaming worker: classify articles, emit alerts"),
     "notify": ("newswatch.notify.main", "deliver alerts to subscriptions (webhooks, console)"),
     "alerts": ("newswatch.notify.main", "print alerts from Kafka as they arrive (alerts tail)"),

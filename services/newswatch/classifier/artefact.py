@@ -1,4 +1,4 @@
-"""The trained artefact: ``manifest.json`` (labels, thresholds, calibration, provenance, recorded dev scores)
+"""The trained artefact: ``manifest.json`` (labels, thresholds, calibration, provenance, recorded scores)
 and ``weights.safetensors`` (fp16 tensors of the fine-tuned top layers and the head).
 
     manifest, tensors = read_artefact(DEFAULT_ARTEFACT_DIR)
@@ -83,7 +83,12 @@ class Manifest(BaseModel):
         default=1.0, description="Multiplier on extra-window probabilities before the max with the head."
     )
     training: TrainingRecord
-    dev_scores: dict[str, Any] = Field(default_factory=dict)
+    validation_scores: dict[str, Any] = Field(
+        default_factory=dict, description="Scores on the validation split the thresholds were chosen on."
+    )
+    dev_scores: dict[str, Any] = Field(
+        default_factory=dict, description="Scores on the shared dev set: reported, never tuned on."
+    )
 
 
 def write_artefact(directory: Path, manifest: Manifest, tensors: dict[str, torch.Tensor]) -> None:

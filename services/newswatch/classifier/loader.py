@@ -180,7 +180,10 @@ def _onnx_scorer(settings: ClassifierSettings, directory: Path) -> tuple[Manifes
     if settings.backend == "onnx-exact" or settings.cascade_gate == 0.0:
         _release_load_buffers()
         return manifest, exact, str(model_dir / EXACT_MODEL)
-    fast = OnnxScorer.open(model_dir / FAST_MODEL, **options)
+    # The int8 gate quantises activations per call (dynamic quantisation: one scale over the whole batch), so
+    # its logits would depend on which inputs share a call; one input per call keeps every article's scores
+    # the same alone or in any batch.
+    fast = OnnxScorer.open(model_dir / FAST_MODEL, **{**options, "batch_size": 1})
     _release_load_buffers()
     scorer = CascadeScorer(fast, exact, gate_logits(manifest, settings.cascade_gate))
     return manifest, scorer, str(model_dir)

@@ -35,7 +35,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TRAIN_FILE = Path("../shared/data/train/events-train-en.jsonl")
+DEFAULT_TRAIN_FILES = (
+    Path("../shared/data/train/events-train-en.jsonl"),
+    Path("../shared/data/train/events-train-en-2.jsonl"),
+    Path(".state/data/real/train.jsonl"),  # `newswatch data rebuild` writes it from data/real/train.jsonl
+)
+DEFAULT_VALIDATION_FILE = Path(".state/data/real/validation.jsonl")
 DEFAULT_DEV_FILE = Path("../shared/data/dev/events-dev.jsonl")
 DEFAULT_WRITTEN_DIR = Path("data/train")
 DEFAULT_SEED_ARTICLE = Path("../shared/seed/barkhane-leaves-mali-2022.txt")
@@ -167,18 +172,30 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--train-file", type=Path, default=DEFAULT_TRAIN_FILE)
+    parser.add_argument(
+        "--train-file",
+        type=Path,
+        action="append",
+        default=None,
+        help="labelled JSONL to train on (repeat; default: shared training files + data/real train split)",
+    )
     parser.add_argument(
         "--written-dir",
         type=Path,
         default=DEFAULT_WRITTEN_DIR,
-        help="directory of written-*.jsonl training files (all are used)",
+        help="directory of written-*.jsonl training files, all used ('none' to use none)",
+    )
+    parser.add_argument(
+        "--validation-file",
+        type=Path,
+        default=DEFAULT_VALIDATION_FILE,
+        help="validation split the thresholds and window discount are chosen on ('none' to skip)",
     )
     parser.add_argument(
         "--dev-file",
         type=Path,
         default=DEFAULT_DEV_FILE,
-        help="dev set for thresholds and recorded scores ('none' to skip)",
+        help="shared dev set, scored and recorded, never tuned on ('none' to skip)",
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_ARTEFACT_DIR)
     parser.add_argument(
@@ -198,8 +215,13 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache-dir", type=Path, default=None, help="keep frozen-layer outputs here")
 
 
-def _train_files(train_file: Path, written_dir: Path) -> list[Path]:
-    return [train_file, *sorted(written_dir.glob("written-*.jsonl"))]
+def _train_files(train_files: list[Path] | None, written_dir: Path) -> list[Path]:
+    written = [] if str(written_dir) == "none" else sorted(written_dir.glob("written-*.jsonl"))
+    return [*(train_files or DEFAULT_TRAIN_FILES), *written]
+
+
+def _optional(path: Path) -> Path | None:
+    return None if str(path) == "none" else path
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -217,13 +239,12 @@ def run_train(args: argparse.Namespace) -> int:
             overrides[key] = getattr(args, attr)
     if args.settings.classifier.base_model:
         overrides["base_override"] = args.settings.classifier.base_model
-    dev = None if str(args.dev_file) == "none" else args.dev_file
-    seed_article = None if str(args.seed_article) == "none" else args.seed_article
     config = TrainConfig(
         data_files=_train_files(args.train_file, args.written_dir),
         out_dir=args.out,
-        dev_file=dev,
-        seed_article=seed_article,
+        validation_file=_optional(args.validation_file),
+        dev_file=_optional(args.dev_file),
+        seed_article=_optional(args.seed_article),
         **overrides,
     )
     try:
@@ -231,15 +252,18 @@ def run_train(args: argparse.Namespace) -> int:
     except ClassifierError as exc:
         sys.stderr.write(json.dumps({"error": str(exc)}) + "\n")
         return 2
-    scored = manifest.dev_scores.get("scored", {})
-    summary = {lang: s["macro_f1"] for lang, s in scored.items()}
+
+    def macro(report: dict[str, Any]) -> dict[str, float]:
+        return {lang: s["macro_f1"] for lang, s in report.get("scored", {}).items()}
+
     sys.stdout.write(
         json.dumps(
             {
                 "model_version": manifest.model_version,
                 "out": str(args.out),
                 "thresholds": manifest.thresholds,
-                "dev_macro_f1": summary,
+                "validation_macro_f1": macro(manifest.validation_scores),
+                "dev_macro_f1": macro(manifest.dev_scores),
             }
         )
         + "\n"

@@ -46,6 +46,34 @@ def _length_buckets(order: Sequence[int], lengths: Sequence[int], batch_size: in
     return buckets
 
 
+def _tokenise(
+    tokenizer: Any, pairs: Sequence[Pair], max_length: int
+) -> tuple[list[list[int]], list[list[int]] | None]:
+    """Token ids (and token types, where the tokenizer has them) of each input on its own: a title-only input
+    is a single sequence and a (title, body) input a pair, whatever else shares the call."""
+    ids: list[list[int]] = [[] for _ in pairs]
+    types: list[list[int]] | None = None
+    paired = [i for i, (_, second) in enumerate(pairs) if second]
+    single = [i for i, (_, second) in enumerate(pairs) if not second]
+    for indices, is_pair in ((paired, True), (single, False)):
+        if not indices:
+            continue
+        firsts = [pairs[i][0] for i in indices]
+        if is_pair:
+            seconds = [pairs[i][1] or "" for i in indices]
+            encoded = tokenizer(firsts, seconds, truncation="longest_first", max_length=max_length)
+        else:
+            encoded = tokenizer(firsts, truncation=True, max_length=max_length)
+        token_types = encoded.get("token_type_ids")
+        if token_types is not None and types is None:
+            types = [[] for _ in pairs]
+        for k, i in enumerate(indices):
+            ids[i] = list(encoded["input_ids"][k])
+            if token_types is not None and types is not None:
+                types[i] = list(token_types[k])
+    return ids, types
+
+
 def encode_batches(
     tokenizer: Any, pairs: Sequence[Pair], max_length: int, batch_size: int
 ) -> list[tuple[list[int], dict[str, npt.NDArray[np.int64]]]]:
@@ -53,15 +81,7 @@ def encode_batches(
 
     Returns (original indices, arrays) per batch.
     """
-    firsts = [first for first, _ in pairs]
-    seconds = [second or "" for _, second in pairs]
-    has_pair = any(second for _, second in pairs)
-    if has_pair:
-        encoded = tokenizer(firsts, seconds, truncation="longest_first", max_length=max_length)
-    else:
-        encoded = tokenizer(firsts, truncation=True, max_length=max_length)
-    ids: list[list[int]] = encoded["input_ids"]
-    types: list[list[int]] | None = encoded.get("token_type_ids")
+    ids, types = _tokenise(tokenizer, pairs, max_length)
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     pad = int(tokenizer.pad_token_id or 0)
     batches: list[tuple[list[int], dict[str, npt.NDArray[np.int64]]]] = []

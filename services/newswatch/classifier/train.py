@@ -1,9 +1,11 @@
 """Reproducible fine-tuning (fixed seed, CPU): top encoder layers + a 3-output sigmoid head, Platt calibration
-on a held-out split of the training data, per-label thresholds and window discount chosen on the dev set.
+on a held-out split of the training data, per-label thresholds and window discount chosen on our own
+validation split; the shared dev set is only scored and recorded, never tuned on.
 
 Frozen lower layers run once: their outputs are cached, then only the top layers train, for a few epochs.
 
-    manifest = train(TrainConfig(data_files=[...], dev_file=Path("../shared/data/dev/events-dev.jsonl"),
+    manifest = train(TrainConfig(data_files=[...], validation_file=Path(".state/data/real/validation.jsonl"),
+                                 dev_file=Path("../shared/data/dev/events-dev.jsonl"),
                                  out_dir=Path("services/newswatch/classifier/artefacts/current")))
 """
 
@@ -36,7 +38,7 @@ from newswatch.classifier.screen import passes_screen
 from newswatch.classifier.text import clean_text
 from newswatch.contracts.models import EVENT_TYPES, EventType
 
-__all__ = ["SEED_LABELS", "TrainConfig", "dev_decisions", "train", "tune_on_dev"]
+__all__ = ["SEED_LABELS", "TrainConfig", "dev_decisions", "score_on", "train", "tune_on_validation"]
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,8 @@ class TrainConfig:
 
     data_files: list[Path]
     out_dir: Path
-    dev_file: Path | None = None
+    validation_file: Path | None = None  # thresholds and window discount are chosen on it
+    dev_file: Path | None = None  # scored and recorded only
     base_model: str = DEFAULT_BASE
     base_override: str | None = None
     trained_layers: int = 2
@@ -305,8 +308,11 @@ def train(config: TrainConfig) -> Manifest:
         training=record,
     )
     write_artefact(config.out_dir, manifest, tensors)
+    if config.validation_file is not None:
+        manifest = tune_on_validation(manifest, config, scorer)
     if config.dev_file is not None:
-        manifest = tune_on_dev(manifest, config, scorer)
+        dev_report = score_on(manifest, config, scorer, config.dev_file)
+        manifest = manifest.model_copy(update={"dev_scores": dev_report})
     final_record = record.model_copy(update={"duration_s": round(time.perf_counter() - started, 1)})
     manifest = manifest.model_copy(update={"training": final_record})
     write_artefact(config.out_dir, manifest, read_artefact(config.out_dir)[1])
@@ -314,6 +320,7 @@ def train(config: TrainConfig) -> Manifest:
         "train_done",
         extra={
             "model_version": manifest.model_version,
+            "validation": manifest.validation_scores.get("scored", {}).get("all", {}).get("macro_f1"),
             "dev": manifest.dev_scores.get("scored", {}).get("all", {}).get("macro_f1"),
         },
     )
@@ -344,13 +351,25 @@ def _seed_ok(
     return tuple(int(v) for v in probs >= t) == SEED_LABELS
 
 
-def tune_on_dev(manifest: Manifest, config: TrainConfig, scorer: TorchScorer) -> Manifest:
-    """Pick the window discount and per-label thresholds on the dev set (the discount among those that
-    keep the seed article right); record the dev scores."""
-    assert config.dev_file is not None
-    dev = load_many([config.dev_file])
+def score_on(manifest: Manifest, config: TrainConfig, scorer: TorchScorer, path: Path) -> dict[str, Any]:
+    """The artefact's decisions on a labelled file, as :func:`evaluate` reports them."""
+    items = load_many([path])
+    clf = _classifier(manifest, scorer, config)
+    probs, _ = dev_decisions(clf, items)
+    flags = [tuple(int(e in clf.decide(row)) for e in EVENT_TYPES) for row in probs]
+    report = evaluate(items, flags)
+    report["file"] = path.name
+    report["sha256"] = files_sha256([path])
+    return report
+
+
+def tune_on_validation(manifest: Manifest, config: TrainConfig, scorer: TorchScorer) -> Manifest:
+    """Pick the window discount and per-label thresholds on the validation split (the discount among those
+    that keep the seed article right); record the validation scores."""
+    assert config.validation_file is not None
+    items = load_many([config.validation_file])
     clf = _classifier(manifest.model_copy(update={"window_discount": 1.0}), scorer, config)
-    full, head = dev_decisions(clf, dev)
+    full, head = dev_decisions(clf, items)
     seed = None
     if config.seed_article is not None:
         title, _, body = config.seed_article.read_text(encoding="utf-8").partition("\n")
@@ -358,13 +377,13 @@ def tune_on_dev(manifest: Manifest, config: TrainConfig, scorer: TorchScorer) ->
     candidates: list[tuple[bool, float, float, dict[EventType, float]]] = []
     for discount in config.window_discounts:
         probs = np.where(full > head, np.maximum(head, full * discount), head)
-        thresholds = choose_thresholds(dev, probs)
+        thresholds = choose_thresholds(items, probs)
         t = np.array([thresholds[e] for e in EVENT_TYPES])
         predicted = [tuple(int(v) for v in row >= t) for row in probs]
-        macro = float(evaluate(dev, predicted)["scored"]["all"]["macro_f1"])
+        macro = float(evaluate(items, predicted)["scored"]["all"]["macro_f1"])
         seed_ok = _seed_ok(clf, seed, discount, t)
         log.info(
-            "dev_candidate",
+            "validation_candidate",
             extra={
                 "window_discount": discount,
                 "macro_f1": macro,
@@ -375,11 +394,6 @@ def tune_on_dev(manifest: Manifest, config: TrainConfig, scorer: TorchScorer) ->
         candidates.append((seed_ok, macro, discount, thresholds))
     _, _, discount, thresholds = max(candidates, key=lambda c: (c[0], c[1], -c[2]))
     tuned = manifest.model_copy(update={"thresholds": thresholds, "window_discount": discount})
-    clf = _classifier(tuned, scorer, config)
-    probs, _ = dev_decisions(clf, dev)
-    decided = [clf.decide(row) for row in probs]
-    flags = [tuple(int(e in labels) for e in EVENT_TYPES) for labels in decided]
-    report = evaluate(dev, flags)
-    report["dev_file"] = config.dev_file.name
-    report["dev_sha256"] = files_sha256([config.dev_file])
-    return tuned.model_copy(update={"dev_scores": report})
+    return tuned.model_copy(
+        update={"validation_scores": score_on(tuned, config, scorer, config.validation_file)}
+    )

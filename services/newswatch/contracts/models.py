@@ -38,6 +38,10 @@ def _to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def _now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
@@ -49,7 +53,10 @@ class _Record(BaseModel):
 
 
 class Article(_Record):
-    """One news item, as the poller publishes it on ``news.articles.v1``."""
+    """One news item, as the poller publishes it on ``news.articles.v1``.
+
+    ``fetched_at`` is optional for other producers: a record without it gets the time it is read (decoded).
+    """
 
     id: str = Field(min_length=1, max_length=128)
     url: str = Field(min_length=1, max_length=4096)
@@ -61,7 +68,7 @@ class Article(_Record):
     feed_url: str = Field(min_length=1, max_length=4096)
     outlet: str | None = Field(default=None, max_length=200)
     authors: tuple[Annotated[str, Field(max_length=500)], ...] = Field(default=(), max_length=50)
-    fetched_at: UtcDatetime
+    fetched_at: UtcDatetime = Field(default_factory=_now_utc)
 
 
 class EventScores(_Record):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jsonschema
@@ -100,3 +101,25 @@ def test_classify_command_contract(tmp_path: Path, article: Callable[..., Articl
 def test_missing_artefact_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ArtefactError):
         load_classifier(ClassifierSettings(artefact_dir=tmp_path))
+
+
+def test_classify_accepts_the_minimal_article(tmp_path: Path) -> None:
+    # A third-party producer's Article: the minimal fields, no fetched_at.
+    record = {
+        "id": "min-1",
+        "url": "https://example.org/a/1",
+        "title": "Soldiers seize power in Gabon, detain President Bongo",
+        "summary": "Officers annulled the election result.",
+        "published_at": "2023-08-30T06:00:00Z",
+        "language": "en",
+        "feed_url": "https://example.org/rss",
+    }
+    source = tmp_path / "in.jsonl"
+    target = tmp_path / "out.jsonl"
+    source.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    before = datetime.now(UTC)
+    code = cli_main(["classify", "--input", str(source), "--output", str(target)])
+    assert code == 0
+    [out] = [json.loads(x) for x in target.read_text(encoding="utf-8").splitlines()]
+    assert out["article_id"] == "min-1" and out["labels"] == ["coup"]
+    assert datetime.fromisoformat(out["fetched_at"]) >= before.replace(microsecond=0)

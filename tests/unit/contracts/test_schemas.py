@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -101,3 +102,14 @@ def test_invalid_error_names_the_path() -> None:
 def test_exported_members() -> None:
     exported = {name for name in dir(contracts) if not name.startswith("_")} - {"models", "schemas"}
     assert exported == set(contracts.__all__)
+
+
+def test_article_without_fetched_at_gets_its_read_time() -> None:
+    record = json.loads((EXAMPLES / "article" / "valid" / "third-party-no-fetched-at.json").read_text())
+    assert "fetched_at" not in record
+    before = datetime.now(UTC)
+    article = Article.model_validate(record)
+    assert before <= article.fetched_at <= datetime.now(UTC)
+    # An explicit value is kept as sent.
+    sent = Article.model_validate({**record, "fetched_at": "2022-08-15T13:04:10Z"})
+    assert sent.fetched_at == datetime(2022, 8, 15, 13, 4, 10, tzinfo=UTC)
