@@ -111,6 +111,8 @@ _NAMES: dict[str, str] = {
     "Abidjan": "CI",
     "Ivory Coast": "CI",
     "Cote d'Ivoire": "CI",
+    "Cote d Ivoire": "CI",
+    "Sao Tome": "ST",
     "Banjul": "GM",
     "Gambie": "GM",
     "Nouakchott": "MR",
@@ -739,6 +741,21 @@ def trie_alternation(phrases: list[str]) -> str:
     return f"(?:{emit(trie)})"
 
 
+_SEPARATORS = re.compile(r"[\s\-\u2010\u2011]+")
+
+
+def _separators(phrase: str) -> str:
+    """One space for every run of spaces and hyphens: outlets write "Guinée-Bissau", "Guinee Bissau" and
+    "Burkina-Faso" alike, so table keys and matched text compare in this form."""
+    return _SEPARATORS.sub(" ", phrase)
+
+
+def _spaced(phrases: list[str]) -> str:
+    """:func:`trie_alternation` of space-separated ``phrases`` in which each space matches any run of
+    spaces or hyphens."""
+    return trie_alternation(phrases).replace(re.escape(" "), r"[\s\-\u2010\u2011]+")
+
+
 def _fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).replace("’", "'")
@@ -785,13 +802,12 @@ class CountryMatcher:
         names = _pycountry_names()
         for phrase, code in (*_NAMES.items(), *MISSION_HOSTS.items()):
             names[_fold(phrase)] = code
-        names = {phrase.lower(): code for phrase, code in names.items()}
-        demonyms = {_fold(p).strip().lower(): c for p, c in _DEMONYMS.items()}
-        seats = {_fold(capital).lower(): re.compile(orgs) for capital, orgs in _SEATS.items()}
+        names = {_separators(phrase.lower()): code for phrase, code in names.items()}
+        demonyms = {_separators(_fold(p).strip().lower()): c for p, c in _DEMONYMS.items()}
+        seats = {_separators(_fold(capital).lower()): re.compile(orgs) for capital, orgs in _SEATS.items()}
 
-        alternation = trie_alternation
-        name_pattern = re.compile(rf"(?<![\w-])(?:{alternation(list(names))})(?![\w-]|'\w\w)", re.IGNORECASE)
-        demonym_pattern = re.compile(rf"(?<![\w-])(?:{alternation(list(demonyms))})(?![\w-])", re.IGNORECASE)
+        name_pattern = re.compile(rf"(?<![\w-])(?:{_spaced(list(names))})(?![\w-]|'\w\w)", re.IGNORECASE)
+        demonym_pattern = re.compile(rf"(?<![\w-])(?:{_spaced(list(demonyms))})(?![\w-])", re.IGNORECASE)
         return cls(names, demonyms, name_pattern, demonym_pattern, seats)
 
     @staticmethod
@@ -814,7 +830,7 @@ class CountryMatcher:
             phrase = match.group(0)
             if not phrase[0].isupper():  # proper nouns only ("mali" in "somali" is excluded by the boundary)
                 continue
-            key = phrase.lower()
+            key = _separators(phrase.lower())
             code = self.names.get(key, _NONE)
             seat_of = self.seats.get(key)
             if seat_of is not None and seat_of.search(folded):  # the organisation's venue, not a party
@@ -825,7 +841,7 @@ class CountryMatcher:
         for match in self.demonym_pattern.finditer(folded):
             if any(start <= match.start() < end for start, end in taken):
                 continue
-            code = self.demonyms.get(match.group(0).lower(), _NONE)
+            code = self.demonyms.get(_separators(match.group(0).lower()), _NONE)
             if code:
                 hits.append(CountryMention(match.start(), match.end(), code))
         if any(h.code == "CD" for h in hits) and re.search(

@@ -103,3 +103,20 @@ def test_trie_alternation_matches_like_the_longest_first_alternation() -> None:
             want = [m.span() for m in re.finditer(wrap.format(plain), text, re.IGNORECASE)]
             got = [m.span() for m in re.finditer(wrap.format(trie_alternation(phrases)), text, re.IGNORECASE)]
             assert got == want, (phrases, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Tentative de coup d'État à Sao Tomé", ("ST",)),
+        ("São Tomé-et-Principe : le gouvernement dénonce un putsch", ("ST",)),
+        ("Guinee Bissau: des militaires arrêtent le président", ("GW",)),
+        ("Guinée - Bissau : la junte", ("GW",)),
+        ("Burkina-Faso: la junte prolonge la transition", ("BF",)),
+        ("Cote d Ivoire troops", ("CI",)),
+        ("Guinea-Bissau and Guinea Bissau are one country", ("GW",)),
+    ],
+)
+def test_names_as_outlets_write_them(text: str, expected: tuple[str, ...]) -> None:
+    # With or without accents, with a hyphen or a space between the words of a name.
+    assert extract_countries(text) == expected
