@@ -22,7 +22,13 @@ import httpx
 from newswatch.contracts import Alert
 from newswatch.notify.encoding import encode_alert
 from newswatch.notify.errors import DeliveryError
-from newswatch.notify.signing import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from newswatch.notify.signing import (
+    DELIVERY_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    delivery_id_for,
+    sign,
+)
 from newswatch.notify.subscriptions import WebhookDestination
 
 __all__ = ["DeliveryResult", "RetryCallback", "RetryPolicy", "WebhookSender", "classify_response"]
@@ -107,16 +113,17 @@ class WebhookSender:
     def request_headers(
         self, dest: WebhookDestination, alert: Alert, body: bytes, attempt: int
     ) -> dict[str, str]:
-        """Headers of one attempt: content type, signature over ``<timestamp>.<body>``, delivery id."""
+        """Headers of one attempt: content type, delivery id, signature over ``<ts>.<delivery id>.<body>``."""
         assert dest.secret is not None, "secrets are resolved when subscriptions are loaded"
         timestamp = int(self._clock())
+        delivery = delivery_id_for(alert.alert_id, alert.version)
         return {
             **dest.headers,
             "Content-Type": "application/json; charset=utf-8",
             "User-Agent": self._user_agent,
             TIMESTAMP_HEADER: str(timestamp),
-            SIGNATURE_HEADER: sign(dest.secret.get_secret_value(), timestamp, body),
-            DELIVERY_HEADER: f"{alert.alert_id}:{alert.version}",
+            SIGNATURE_HEADER: sign(dest.secret.get_secret_value(), timestamp, body, delivery_id=delivery),
+            DELIVERY_HEADER: delivery,
             "X-Newswatch-Event": alert.event_type,
             "X-Newswatch-Attempt": str(attempt),
         }

@@ -9,6 +9,7 @@ import pytest
 from pydantic import SecretStr
 from tests.unit.notify.receiver import make_alert
 
+from newswatch.contracts import Alert
 from newswatch.notify.errors import DeliveryError
 from newswatch.notify.signing import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from newswatch.notify.subscriptions import WebhookDestination
@@ -35,7 +36,7 @@ class Script:
 
 
 async def _deliver(
-    answers: list[int | Exception | httpx.Response], attempts: int = 4
+    answers: list[int | Exception | httpx.Response], attempts: int = 4, alert: Alert | None = None
 ) -> tuple[DeliveryResult, Script, list[float], list[int]]:
     script = Script(answers)
     slept: list[float] = []
@@ -48,7 +49,7 @@ async def _deliver(
         sender = WebhookSender(
             client, RetryPolicy(attempts, 1.0, 8.0), clock=lambda: 1_700_000_000, sleep=sleep
         )
-        result = await sender.deliver(DEST, make_alert(), on_retry=lambda n, exc: retries.append(n))
+        result = await sender.deliver(DEST, alert or make_alert(), on_retry=lambda n, exc: retries.append(n))
     return result, script, slept, retries
 
 
@@ -60,12 +61,30 @@ async def test_success_first_time_is_signed_json() -> None:
     assert request.method == "POST" and request.headers["content-type"].startswith("application/json")
     assert json.loads(body)["alert_id"] == "mw-ml-1"
     assert request.headers[DELIVERY_HEADER] == "mw-ml-1:1"
+    assert request.headers[SIGNATURE_HEADER].startswith("v2=")
     assert verify_signature(
         "s3cret",
         request.headers[TIMESTAMP_HEADER],
         body,
         request.headers[SIGNATURE_HEADER],
         300,
+        delivery_id=request.headers[DELIVERY_HEADER],
+        now=1_700_000_000,
+    )
+
+
+async def test_any_alert_id_gets_a_header_safe_signed_delivery_id() -> None:
+    # a non-ASCII id used to raise UnicodeEncodeError out of deliver() (httpx encodes headers as ASCII)
+    result, script, _, _ = await _deliver([200], alert=make_alert(alert_id="coup-bamako.é", version=3))
+    assert result.ok
+    (request,) = script.requests
+    assert request.headers[DELIVERY_HEADER] == "coup-bamako%2E%C3%A9:3"
+    assert verify_signature(
+        "s3cret",
+        request.headers[TIMESTAMP_HEADER],
+        request.content,
+        request.headers[SIGNATURE_HEADER],
+        delivery_id=request.headers[DELIVERY_HEADER],
         now=1_700_000_000,
     )
 
