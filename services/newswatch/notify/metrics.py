@@ -71,6 +71,14 @@ class NotifyMetrics:
             subsystem=sub,
             registry=registry,
         )
+        self.deadletters_refused = Counter(
+            "deadletters_refused",
+            "Dead letters the sink refused for good (e.g. too large for the topic): logged, then settled.",
+            ["reason"],
+            namespace=ns,
+            subsystem=sub,
+            registry=registry,
+        )
         self.last_delivery = Gauge(
             "last_delivery_timestamp_seconds",
             "Unix time of the last successful delivery per subscription.",
@@ -104,6 +112,7 @@ class NotifyMetrics:
             self.queued.labels(subscription=name)
         for reason in DEADLETTER_REASONS:
             self.deadletters.labels(reason=reason)
+            self.deadletters_refused.labels(reason=reason)
 
     def observe_alert(self, alert: Alert) -> None:
         """Count a consumed alert for the Events dashboard (country counts only for ``status: new``)."""

@@ -41,6 +41,12 @@ class NotifySettings(BaseModel):
         default=None,
         description="Per-subscription JSONL dead letters; None = <state_dir>/notify-deadletters.",
     )
+    deadletter_max_original_bytes: int = Field(
+        default=262_144,
+        ge=0,
+        le=1_048_576,
+        description="Original key and value bytes kept (base64) in a dead letter; even 1 MiB fits its topic.",
+    )
     request_timeout_seconds: float = Field(default=10.0, gt=0)
     max_attempts: int = Field(
         default=5, ge=1, le=20, description="Attempts per delivery, the first included."

@@ -21,9 +21,11 @@ from newswatch.notify.dispatch import (
     Envelope,
     FileDeadLetterSink,
     OffsetTracker,
+    build_deadletter,
     build_deliverers,
 )
 from newswatch.notify.encoding import encode_alert
+from newswatch.notify.errors import DeadLetterRefusedError
 from newswatch.notify.metrics import NotifyMetrics
 from newswatch.notify.store import DeliveryStore
 from newswatch.notify.subscriptions import Subscription, parse_subscriptions
@@ -211,19 +213,97 @@ class FlakySink(ListSink):
         await super().send(subscription, deadletter, key)
 
 
-async def test_rejected_records_are_dead_lettered_even_when_the_sink_fails_at_first(tmp_path: Path) -> None:
-    from newswatch.notify.dispatch import build_deadletter
-
-    sink = FlakySink(failures=2)
+def _console_dispatcher(
+    tmp_path: Path, sink: object, metrics: NotifyMetrics | None = None
+) -> tuple[Dispatcher, NotifyMetrics]:
     subs = parse_subscriptions({"subscriptions": [{"name": "tty", "destination": {"type": "console"}}]})
-    metrics = NotifyMetrics(["tty"], registry=CollectorRegistry())
+    metrics = metrics or NotifyMetrics(["tty"], registry=CollectorRegistry())
     dispatcher = Dispatcher(
-        subs, {}, DeliveryStore(tmp_path / "s.db"), metrics, sink, deadletter_retry_seconds=0.01
+        subs,
+        build_deliverers(subs, None, sys.stdout),  # type: ignore[arg-type]
+        DeliveryStore(tmp_path / "s.db"),
+        metrics,
+        sink,  # type: ignore[arg-type]
+        deadletter_retry_seconds=0.01,
     )
-    dead = build_deadletter(
-        reason="decode_error", error="not JSON", topic=TOPIC, partition=1, offset=4, key=None, value=b"{"
+    return dispatcher, metrics
+
+
+def _undecodable(offset: int, value: bytes = b"{") -> DeadLetter:
+    return build_deadletter(
+        reason="decode_error",
+        error="not JSON",
+        topic=TOPIC,
+        partition=1,
+        offset=offset,
+        key=None,
+        value=value,
     )
-    await dispatcher.reject(dead, None)
+
+
+async def test_rejected_records_are_dead_lettered_even_when_the_sink_fails_at_first(tmp_path: Path) -> None:
+    sink = FlakySink(failures=2)
+    dispatcher, metrics = _console_dispatcher(tmp_path, sink)
+    await dispatcher.start()
+    try:
+        await asyncio.wait_for(dispatcher.reject(_undecodable(4), None), 1)  # queued, not sent in the intake
+        assert dispatcher.tracker.committable() == {}  # not settled while the sink fails
+        assert await dispatcher.drain(5)
+    finally:
+        await dispatcher.stop()
     assert [d.reason for _, d in sink.items] == ["decode_error"]
     assert dispatcher.tracker.committable() == {(TOPIC, 1): 5}
     assert metrics.deadletters.labels(reason="decode_error")._value.get() == 1
+
+
+class RefusingSink(ListSink):
+    """Refuses letters whose original is larger than ``limit`` bytes, like a topic's max.message.bytes."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.refused = 0
+
+    async def send(self, subscription: str, deadletter: DeadLetter, key: bytes | None) -> None:
+        if deadletter.original_size_bytes > self.limit:
+            self.refused += 1
+            raise DeadLetterRefusedError("too large")
+        await super().send(subscription, deadletter, key)
+
+
+async def test_a_refused_deadletter_is_counted_and_intake_goes_on(tmp_path: Path) -> None:
+    sink = RefusingSink(limit=100)
+    dispatcher, metrics = _console_dispatcher(tmp_path, sink)
+    await dispatcher.start()
+    try:
+        # before: the refused letter was retried every 5 s for ever, inside reject(), so intake stopped
+        await asyncio.wait_for(dispatcher.reject(_undecodable(0, b"{" * 1000), None), 1)
+        await asyncio.wait_for(dispatcher.reject(_undecodable(1), None), 1)
+        await asyncio.wait_for(dispatcher.submit(_env(make_alert(), 2, partition=1)), 1)
+        assert await dispatcher.drain(5)
+    finally:
+        await dispatcher.stop()
+    assert sink.refused == 1 and [d.offset for _, d in sink.items] == [1]
+    assert metrics.deadletters_refused.labels(reason="decode_error")._value.get() == 1
+    assert metrics.deadletters.labels(reason="decode_error")._value.get() == 1
+    assert _count(metrics, "tty", "sent") == 1
+    assert dispatcher.tracker.committable() == {(TOPIC, 1): 3}  # the refused record is settled
+
+
+async def test_a_sink_that_stays_away_does_not_stop_intake(tmp_path: Path) -> None:
+    sink = FlakySink(failures=10**9)
+    dispatcher, metrics = _console_dispatcher(tmp_path, sink)
+    await dispatcher.start()
+    try:
+        await asyncio.wait_for(dispatcher.reject(_undecodable(0), None), 1)
+        for offset in range(1, 4):
+            await asyncio.wait_for(dispatcher.submit(_env(make_alert(alert_id=f"a{offset}"), offset, 1)), 1)
+        assert not await dispatcher.drain(0.2)  # the letter is still pending: retried, not dropped
+        assert _count(metrics, "tty", "sent") == 3
+        assert dispatcher.tracker.committable() == {}  # offset 0 unsettled, so nothing is committed
+        sink.failures = 0
+        assert await dispatcher.drain(5)
+    finally:
+        await dispatcher.stop()
+    assert [d.offset for _, d in sink.items] == [0]
+    assert dispatcher.tracker.committable() == {(TOPIC, 1): 4}
