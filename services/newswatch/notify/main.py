@@ -217,6 +217,8 @@ async def _serve(settings: Settings, subs: tuple[Subscription, ...], metrics: No
             client,
             RetryPolicy(cfg.max_attempts, cfg.backoff_base_seconds, cfg.backoff_max_seconds),
             user_agent=cfg.user_agent,
+            attempt_deadline_seconds=cfg.attempt_deadline_seconds,
+            max_response_bytes=cfg.max_response_bytes,
         )
         dispatcher = Dispatcher(
             subs,

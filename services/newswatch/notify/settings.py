@@ -47,7 +47,17 @@ class NotifySettings(BaseModel):
         le=1_048_576,
         description="Original key and value bytes kept (base64) in a dead letter; even 1 MiB fits its topic.",
     )
-    request_timeout_seconds: float = Field(default=10.0, gt=0)
+    request_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Webhook connect and per-read/write timeout (httpx)."
+    )
+    attempt_deadline_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest one webhook attempt may take in all, however slowly the receiver answers.",
+    )
+    max_response_bytes: int = Field(
+        default=65_536, ge=0, description="Webhook response body bytes read at most; the rest is dropped."
+    )
     max_attempts: int = Field(
         default=5, ge=1, le=20, description="Attempts per delivery, the first included."
     )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -141,3 +144,66 @@ def test_classify_response() -> None:
     with pytest.raises(DeliveryError) as info:
         classify_response(httpx.Response(422))
     assert not info.value.retryable
+
+
+class Dribble(httpx.AsyncByteStream):
+    """A response body that arrives ``chunk`` by ``chunk``, ``pause`` s apart, ``count`` times."""
+
+    def __init__(self, chunk: bytes, pause: float, count: int) -> None:
+        self.chunk, self.pause, self.count = chunk, pause, count
+        self.sent = 0
+        self.closed = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for _ in range(self.count):
+            if self.pause:
+                await asyncio.sleep(self.pause)
+            self.sent += 1
+            yield self.chunk
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+async def _deliver_streamed(
+    body: Dribble, *, deadline: float, max_response_bytes: int = 65_536, attempts: int = 2
+) -> DeliveryResult:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=body)
+
+    async def no_sleep(seconds: float) -> None:
+        return None
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+        sender = WebhookSender(
+            client,
+            RetryPolicy(attempts, 1.0, 8.0),
+            attempt_deadline_seconds=deadline,
+            max_response_bytes=max_response_bytes,
+            sleep=no_sleep,
+        )
+        # before: httpx read the whole body with no total limit, so a receiver dribbling a byte every
+        # 50 ms (never tripping a per-read timeout) held the attempt as long as it liked
+        return await asyncio.wait_for(sender.deliver(DEST, make_alert()), 5)
+
+
+async def test_a_dribbling_receiver_is_cut_off_at_the_attempt_deadline() -> None:
+    body = Dribble(b"x", pause=0.05, count=10**6)
+    started = time.monotonic()
+    result = await _deliver_streamed(body, deadline=0.3, attempts=2)
+    assert not result.ok and result.attempts == 2
+    assert result.error == "timeout: no answer within 0.3 s"
+    assert time.monotonic() - started < 2 and body.closed
+
+
+async def test_only_the_first_max_response_bytes_of_an_answer_are_read() -> None:
+    body = Dribble(b"x" * 1_048_576, pause=0, count=64)  # a 64 MiB answer
+    result = await _deliver_streamed(body, deadline=5, max_response_bytes=100_000)
+    assert result.ok and result.status == 200
+    assert body.sent == 1 and body.closed  # before: all 64 MiB were read into memory
+
+
+async def test_a_short_answer_is_read_to_its_end() -> None:
+    body = Dribble(b'{"ok": true}', pause=0, count=1)
+    result = await _deliver_streamed(body, deadline=5)
+    assert result.ok and body.sent == 1
