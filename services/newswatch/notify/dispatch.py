@@ -1,4 +1,4 @@
-"""Fan-out: one queue and one task per subscription, so a slow or failing destination delays only itself.
+"""Fan-out: one backlog and one task per subscription, so a slow or failing destination delays only itself.
 
 The intake (``Dispatcher.submit``) filters each alert per subscription, skips versions the delivery log
 has settled, and queues the rest. Each subscription's task delivers in topic order; a delivery that
@@ -6,13 +6,19 @@ exhausts its retries becomes a DeadLetter (service ``notify``, reason ``delivery
 :class:`OffsetTracker` yields, per partition, the offset below which every delivery is settled; only
 that offset is committed, so a crash re-reads at most unsettled alerts and the log drops repeats.
 
+Intake never waits for one subscription. A subscription whose delivery failed for good in a way waiting
+may cure (every attempt timed out, could not connect or got 5xx/429) is *parked*: its task holds the next
+alert and tries it once every ``park_probe_seconds`` until the receiver answers, instead of spending the
+whole retry policy on each alert, while its bounded backlog (``queue_size``) keeps taking alerts; when the
+backlog is full its oldest alert is dead-lettered (``backlog full``) to make room.
+
 Dead letters go through an outbox with its own task, never sent from the intake: a sink that fails for a
 while is retried there (the record stays unsettled, so uncommitted), and one that refuses a record for good
 (:class:`DeadLetterRefusedError`, e.g. too large for the topic) is logged, counted and settled.
 
     dispatcher = Dispatcher(subs, deliverers, store, metrics, sink)
     await dispatcher.start()
-    await dispatcher.submit(envelope)        # waits only when that subscription's queue is full
+    await dispatcher.submit(envelope)        # never waits for a slow subscription
     consumer.commit(dispatcher.tracker.committable())
 """
 
@@ -77,7 +83,11 @@ class Envelope:
 
 
 class Deliverer(Protocol):
-    async def deliver(self, alert: Alert, on_retry: RetryCallback | None = None) -> DeliveryResult: ...
+    """Delivers one alert; ``max_attempts`` (None: the policy's) caps the attempts, e.g. 1 for a probe."""
+
+    async def deliver(
+        self, alert: Alert, on_retry: RetryCallback | None = None, *, max_attempts: int | None = None
+    ) -> DeliveryResult: ...
 
 
 class DeadLetterSink(Protocol):
@@ -93,8 +103,10 @@ class WebhookDeliverer:
     sender: WebhookSender
     destination: WebhookDestination
 
-    async def deliver(self, alert: Alert, on_retry: RetryCallback | None = None) -> DeliveryResult:
-        return await self.sender.deliver(self.destination, alert, on_retry)
+    async def deliver(
+        self, alert: Alert, on_retry: RetryCallback | None = None, *, max_attempts: int | None = None
+    ) -> DeliveryResult:
+        return await self.sender.deliver(self.destination, alert, on_retry, max_attempts=max_attempts)
 
 
 @dataclass
@@ -103,7 +115,9 @@ class ConsoleDeliverer:
 
     stream: TextIO
 
-    async def deliver(self, alert: Alert, on_retry: RetryCallback | None = None) -> DeliveryResult:
+    async def deliver(
+        self, alert: Alert, on_retry: RetryCallback | None = None, *, max_attempts: int | None = None
+    ) -> DeliveryResult:
         self.stream.write(format_alert(alert) + "\n")
         self.stream.flush()
         return DeliveryResult(True, 1, None, None, 0.0)
@@ -253,6 +267,7 @@ class Dispatcher:
         deadletters: DeadLetterSink,
         *,
         queue_size: int = 10_000,
+        park_probe_seconds: float = 60.0,
         deadletter_retry_seconds: float = 5.0,
         deadletter_queue_size: int = 1_000,
         deadletter_max_original_bytes: int = DEFAULT_MAX_ORIGINAL_BYTES,
@@ -267,6 +282,8 @@ class Dispatcher:
         self._queues: dict[str, asyncio.Queue[Envelope]] = {
             s.name: asyncio.Queue(queue_size) for s in self._subs
         }
+        self._parked: dict[str, bool] = {s.name: False for s in self._subs}
+        self._park_probe_seconds = park_probe_seconds
         # bounded: while the sink is away, intake waits once this many letters are pending, not before
         self._outbox: asyncio.Queue[_Outgoing] = asyncio.Queue(deadletter_queue_size)
         self._in_flight: dict[str, set[tuple[str, int]]] = {s.name: set() for s in self._subs}
@@ -279,7 +296,11 @@ class Dispatcher:
         self._tasks.append(asyncio.create_task(self._run_outbox(), name="notify:deadletters"))
 
     async def submit(self, env: Envelope) -> None:
-        """Queue ``env`` for every subscription that wants it and has not settled this version yet."""
+        """Queue ``env`` for every subscription that wants it and has not settled this version yet.
+
+        Never waits for a subscription: a full backlog drops (dead-letters) its oldest alert instead. It
+        waits only while the dead-letter outbox is full (the sink itself is failing).
+        """
         alert = env.alert
         ident = (alert.alert_id, alert.version)
         self._metrics.observe_alert(alert)
@@ -294,8 +315,23 @@ class Dispatcher:
         self.tracker.add(env.tp, env.offset, len(wanted))
         for sub in wanted:
             self._in_flight[sub.name].add(ident)
-            await self._queues[sub.name].put(env)
-            self._metrics.queued.labels(subscription=sub.name).set(self._queues[sub.name].qsize())
+            await self._enqueue(sub.name, env)
+
+    async def _enqueue(self, name: str, env: Envelope) -> None:
+        queue = self._queues[name]
+        if queue.full():  # the backlog of a parked or slow subscription: the oldest alert makes room
+            dropped = queue.get_nowait()
+            queue.task_done()
+            await self._drop(name, dropped, queue.maxsize)
+        queue.put_nowait(env)
+        self._metrics.queued.labels(subscription=name).set(queue.qsize())
+
+    async def _drop(self, name: str, env: Envelope, backlog: int) -> None:
+        """Dead-letter ``env`` for ``name`` undelivered: it fell off the subscription's full backlog."""
+        self._metrics.backlog_dropped.labels(subscription=name).inc()
+        state = "parked" if self._parked[name] else "slow"
+        error = f"backlog full ({backlog} alerts, subscription {state}): dropped undelivered"
+        await self._dead_letter(name, env, DeliveryResult(False, 0, None, error, 0.0))
 
     def skip(self, topic: str, partition: int, offset: int) -> None:
         """Account for a record that needs no delivery (e.g. dead-lettered as undecodable)."""
@@ -306,17 +342,23 @@ class Dispatcher:
         deliverer = self._deliverers[sub.name]
         while True:
             env = await queue.get()
+            self._metrics.queued.labels(subscription=sub.name).set(queue.qsize())
             try:
-                await self._deliver_one(sub.name, deliverer, env)
+                if self._parked[sub.name]:
+                    await self._probe(sub.name, deliverer, env)
+                else:
+                    await self._deliver_one(sub.name, deliverer, env)
             except Exception:
                 log.exception(
                     "delivery_crashed", extra={"subscription": sub.name, "alert_id": env.alert.alert_id}
                 )
             finally:
                 queue.task_done()
-                self._metrics.queued.labels(subscription=sub.name).set(queue.qsize())
 
-    async def _deliver_one(self, name: str, deliverer: Deliverer, env: Envelope) -> None:
+    async def _attempt(
+        self, name: str, deliverer: Deliverer, env: Envelope, max_attempts: int | None = None
+    ) -> DeliveryResult:
+        """Deliver ``env`` (all the policy's attempts, or ``max_attempts``); a crash is a failed delivery."""
         alert = env.alert
 
         def on_retry(attempt: int, exc: DeliveryError) -> None:
@@ -331,24 +373,75 @@ class Dispatcher:
                 },
             )
 
-        result = await deliverer.deliver(alert, on_retry)
+        try:
+            result = await deliverer.deliver(alert, on_retry, max_attempts=max_attempts)
+        except Exception as exc:  # a bug, not the receiver: settle it as failed so its offset moves on
+            log.exception("deliverer_crashed", extra={"subscription": name, "alert_id": alert.alert_id})
+            return DeliveryResult(False, 1, None, f"crashed: {type(exc).__name__}: {exc}", 0.0)
         self._metrics.delivery_duration.labels(subscription=name).observe(result.duration_seconds)
+        return result
+
+    async def _deliver_one(self, name: str, deliverer: Deliverer, env: Envelope) -> None:
+        result = await self._attempt(name, deliverer, env)
         if result.ok:
-            self._metrics.deliveries.labels(subscription=name, outcome="sent").inc()
-            self._metrics.last_delivery.labels(subscription=name).set_to_current_time()
-            log.info(
-                "alert_delivered",
-                extra={
-                    "subscription": name,
-                    "alert_id": alert.alert_id,
-                    "version": alert.version,
-                    "attempts": result.attempts,
-                },
-            )
-            self._settle(name, env, "sent")
-        else:
-            self._metrics.deliveries.labels(subscription=name, outcome="failed").inc()
-            await self._dead_letter(name, env, result)
+            self._sent(name, env, result)
+            return
+        self._metrics.deliveries.labels(subscription=name, outcome="failed").inc()
+        await self._dead_letter(name, env, result)
+        if result.retryable:  # every attempt failed in a way that waiting may cure: the receiver is down
+            self._park(name, result)
+
+    async def _probe(self, name: str, deliverer: Deliverer, env: Envelope) -> None:
+        """While ``name`` is parked: one attempt every ``park_probe_seconds`` until its receiver answers.
+
+        ``env`` is held meanwhile (neither dropped nor dead-lettered for the outage) and the backlog
+        waits behind it; a success or a non-retryable answer unparks the subscription.
+        """
+        while True:
+            await asyncio.sleep(self._park_probe_seconds)
+            result = await self._attempt(name, deliverer, env, max_attempts=1)
+            if result.ok:
+                self._unpark(name)
+                self._sent(name, env, result)
+                return
+            if not result.retryable:  # the receiver answered, just not for this alert
+                self._unpark(name)
+                self._metrics.deliveries.labels(subscription=name, outcome="failed").inc()
+                await self._dead_letter(name, env, result)
+                return
+            self._metrics.deliveries.labels(subscription=name, outcome="retry").inc()
+
+    def _park(self, name: str, result: DeliveryResult) -> None:
+        self._parked[name] = True
+        self._metrics.parked.labels(subscription=name).set(1)
+        log.warning(
+            "subscription_parked",
+            extra={
+                "subscription": name,
+                "error": result.error,
+                "probe_seconds": self._park_probe_seconds,
+                "backlog": self._queues[name].qsize(),
+            },
+        )
+
+    def _unpark(self, name: str) -> None:
+        self._parked[name] = False
+        self._metrics.parked.labels(subscription=name).set(0)
+        log.info("subscription_resumed", extra={"subscription": name, "backlog": self._queues[name].qsize()})
+
+    def _sent(self, name: str, env: Envelope, result: DeliveryResult) -> None:
+        self._metrics.deliveries.labels(subscription=name, outcome="sent").inc()
+        self._metrics.last_delivery.labels(subscription=name).set_to_current_time()
+        log.info(
+            "alert_delivered",
+            extra={
+                "subscription": name,
+                "alert_id": env.alert.alert_id,
+                "version": env.alert.version,
+                "attempts": result.attempts,
+            },
+        )
+        self._settle(name, env, "sent")
 
     def _settle(self, name: str, env: Envelope, outcome: SettledOutcome) -> None:
         """Record ``env``'s delivery to ``name`` as settled: delivery log, in-flight set, offsets."""

@@ -227,6 +227,7 @@ async def _serve(settings: Settings, subs: tuple[Subscription, ...], metrics: No
             metrics,
             sink,
             queue_size=cfg.queue_size,
+            park_probe_seconds=cfg.park_probe_seconds,
             deadletter_max_original_bytes=cfg.deadletter_max_original_bytes,
         )
         consumer = AIOKafkaConsumer(

@@ -57,7 +57,23 @@ class NotifyMetrics:
         )
         self.queued = Gauge(
             "queued_alerts",
-            "Alerts waiting in each subscription's queue.",
+            "Alerts waiting in each subscription's backlog.",
+            ["subscription"],
+            namespace=ns,
+            subsystem=sub,
+            registry=registry,
+        )
+        self.parked = Gauge(
+            "subscription_parked",
+            "1 while the subscription is parked (its receiver failed; probed, not retried per alert).",
+            ["subscription"],
+            namespace=ns,
+            subsystem=sub,
+            registry=registry,
+        )
+        self.backlog_dropped = Counter(
+            "backlog_dropped_alerts",
+            "Alerts dropped (dead-lettered undelivered) from a subscription's full backlog.",
             ["subscription"],
             namespace=ns,
             subsystem=sub,
@@ -110,6 +126,8 @@ class NotifyMetrics:
                 self.deliveries.labels(subscription=name, outcome=outcome)
             self.delivery_duration.labels(subscription=name)
             self.queued.labels(subscription=name)
+            self.parked.labels(subscription=name)
+            self.backlog_dropped.labels(subscription=name)
         for reason in DEADLETTER_REASONS:
             self.deadletters.labels(reason=reason)
             self.deadletters_refused.labels(reason=reason)

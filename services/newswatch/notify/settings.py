@@ -66,7 +66,12 @@ class NotifySettings(BaseModel):
     queue_size: int = Field(
         default=10_000,
         ge=1,
-        description="Alerts queued per subscription before intake waits (back-pressure).",
+        description="Backlog per subscription; when full, the oldest is dead-lettered (intake never waits).",
+    )
+    park_probe_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="A parked subscription (receiver down) gets one attempt this often until it answers.",
     )
     commit_interval_seconds: float = Field(default=1.0, gt=0)
     start_from: str = Field(

@@ -69,6 +69,8 @@ class DeliveryResult:
     status: int | None
     error: str | None
     duration_seconds: float
+    #: for a failure: whether the last attempt failed in a way that waiting may cure (receiver down)
+    retryable: bool = False
 
 
 def _retry_after(value: str | None, now: float) -> float | None:
@@ -179,19 +181,28 @@ class WebhookSender:
                 return
 
     async def deliver(
-        self, dest: WebhookDestination, alert: Alert, on_retry: RetryCallback | None = None
+        self,
+        dest: WebhookDestination,
+        alert: Alert,
+        on_retry: RetryCallback | None = None,
+        *,
+        max_attempts: int | None = None,
     ) -> DeliveryResult:
-        """Deliver ``alert``, retrying per the policy; never raises for delivery failures."""
+        """Deliver ``alert``, retrying per the policy (at most ``max_attempts`` attempts when given).
+
+        Never raises for delivery failures.
+        """
         body = encode_alert(alert)
         started = time.perf_counter()
         last: DeliveryError | None = None
         attempts = 0
-        for attempts in range(1, self._policy.max_attempts + 1):
+        limit = self._policy.max_attempts if max_attempts is None else max_attempts
+        for attempts in range(1, limit + 1):
             try:
                 status = await self.attempt(dest, alert, body, attempts)
             except DeliveryError as exc:
                 last = exc
-                if not exc.retryable or attempts == self._policy.max_attempts:
+                if not exc.retryable or attempts == limit:
                     break
                 if on_retry is not None:
                     on_retry(attempts, exc)
@@ -199,4 +210,5 @@ class WebhookSender:
                 continue
             return DeliveryResult(True, attempts, status, None, time.perf_counter() - started)
         assert last is not None
-        return DeliveryResult(False, attempts, last.status, str(last), time.perf_counter() - started)
+        duration = time.perf_counter() - started
+        return DeliveryResult(False, attempts, last.status, str(last), duration, last.retryable)

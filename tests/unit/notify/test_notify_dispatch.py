@@ -9,6 +9,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 from prometheus_client import CollectorRegistry
@@ -54,7 +55,7 @@ class ListSink:
 
 @asynccontextmanager
 async def running(
-    subs: tuple[Subscription, ...], store: DeliveryStore, sink: object | None = None
+    subs: tuple[Subscription, ...], store: DeliveryStore, sink: object | None = None, **options: Any
 ) -> AsyncIterator[tuple[Dispatcher, NotifyMetrics]]:
     metrics = NotifyMetrics([s.name for s in subs], registry=CollectorRegistry())
     async with httpx.AsyncClient(timeout=30) as client:
@@ -65,6 +66,7 @@ async def running(
             store,
             metrics,
             sink or ListSink(),  # type: ignore[arg-type]
+            **options,
         )
         await dispatcher.start()
         try:
@@ -80,6 +82,17 @@ def _env(alert: Alert, offset: int, partition: int = 0) -> Envelope:
 def _count(metrics: NotifyMetrics, sub: str, outcome: str) -> float:
     value = metrics.deliveries.labels(subscription=sub, outcome=outcome)._value.get()
     return float(value)
+
+
+def _value(metric: Any, sub: str) -> float:
+    return float(metric.labels(subscription=sub)._value.get())
+
+
+async def _until(predicate: Any, what: str, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
 
 
 async def test_filters_are_honoured_and_bodies_verifiable(tmp_path: Path) -> None:
@@ -307,3 +320,93 @@ async def test_a_sink_that_stays_away_does_not_stop_intake(tmp_path: Path) -> No
         await dispatcher.stop()
     assert [d.offset for _, d in sink.items] == [0]
     assert dispatcher.tracker.committable() == {(TOPIC, 1): 4}
+
+
+async def test_a_full_backlog_drops_its_oldest_alert_and_intake_goes_on(tmp_path: Path) -> None:
+    sink = ListSink()
+    with WebhookReceiver() as rx:
+        gate = rx.hold("/slow")
+        subs = _subs(rx, [{"name": "slow"}, {"name": "fast"}])
+        async with running(subs, DeliveryStore(tmp_path / "s.db"), sink, queue_size=2) as (dispatcher, m):
+            await dispatcher.submit(_env(make_alert(alert_id="a0"), 0))
+            await _until(lambda: _value(m.queued, "slow") == 0, "slow to take a0")  # held by the receiver
+            for i in range(1, 6):
+                # before: the sixth submit waited for "slow" to make room, so intake stopped for "fast" too
+                await asyncio.wait_for(dispatcher.submit(_env(make_alert(alert_id=f"a{i}"), i)), 2)
+                await _until(lambda: _value(m.queued, "fast") == 0, "fast to keep up")
+            await asyncio.to_thread(rx.wait_for, "/fast", 6, 10)
+            assert _value(m.queued, "slow") == 2 and _value(m.backlog_dropped, "slow") == 3
+            gate.set()
+            assert await dispatcher.drain(30)
+        slow = [json.loads(r.body)["alert_id"] for r in rx.requests("/slow")]
+        assert slow == ["a0", "a4", "a5"]  # the newest two were kept, in order
+    dropped = [(name, d.offset, d.reason) for name, d in sink.items]
+    assert dropped == [
+        ("slow", 1, "delivery_failed"),
+        ("slow", 2, "delivery_failed"),
+        ("slow", 3, "delivery_failed"),
+    ]
+    assert all("backlog full (2 alerts" in d.error for _, d in sink.items)
+    assert _value(m.backlog_dropped, "fast") == 0 and _count(m, "fast", "sent") == 6
+    assert dispatcher.tracker.committable() == {(TOPIC, 0): 6}  # dropped alerts are settled
+
+
+async def test_a_failing_subscription_is_parked_probed_and_resumed(tmp_path: Path) -> None:
+    sink = ListSink()
+    with WebhookReceiver() as rx:
+        rx.script("/down", [503] * 9)  # down for 9 requests, then 200
+        subs = _subs(rx, [{"name": "down"}, {"name": "up"}])
+        store = DeliveryStore(tmp_path / "s.db")
+        async with running(subs, store, sink, park_probe_seconds=0.05) as (dispatcher, m):
+            await dispatcher.submit(_env(make_alert(alert_id="a0"), 0))
+            await _until(lambda: _value(m.parked, "down") == 1, "down to be parked")
+            assert len(rx.requests("/down")) == 3  # the whole retry policy, once
+            for i in range(1, 4):
+                await dispatcher.submit(_env(make_alert(alert_id=f"a{i}"), i))
+            await asyncio.to_thread(rx.wait_for, "/up", 4)  # "up" is not held back meanwhile
+            await _until(lambda: _value(m.parked, "down") == 0, "down to resume")
+            assert await dispatcher.drain(30)
+        statuses = [(json.loads(r.body)["alert_id"], r.status) for r in rx.requests("/down")]
+    # before: a1 and a2 also spent three attempts each and were dead-lettered while the receiver was down
+    assert statuses == [("a0", 503)] * 3 + [("a1", 503)] * 6 + [("a1", 200), ("a2", 200), ("a3", 200)]
+    assert [(name, d.offset) for name, d in sink.items] == [("down", 0)]
+    assert _count(m, "down", "failed") == 1 and _count(m, "down", "sent") == 3
+    assert _count(m, "down", "retry") == 2 + 6  # two within a0's policy, six failed probes
+    assert store.outcome("down", "a1", 1) == "sent"
+    assert dispatcher.tracker.committable() == {(TOPIC, 0): 4}
+
+
+async def test_a_permanent_refusal_does_not_park(tmp_path: Path) -> None:
+    with WebhookReceiver() as rx:
+        rx.script("/gone", [410])
+        subs = _subs(rx, [{"name": "gone"}])
+        async with running(subs, DeliveryStore(tmp_path / "s.db"), park_probe_seconds=60) as (dispatcher, m):
+            await dispatcher.submit(_env(make_alert(alert_id="a0"), 0))
+            await dispatcher.submit(_env(make_alert(alert_id="a1"), 1))
+            assert await dispatcher.drain(10)  # a park would wait 60 s before trying a1
+        assert _value(m.parked, "gone") == 0 and _count(m, "gone", "failed") == 1
+        assert [r.status for r in rx.requests("/gone")] == [410, 200]
+
+
+class CrashingDeliverer:
+    async def deliver(
+        self, alert: Alert, on_retry: object = None, *, max_attempts: int | None = None
+    ) -> None:
+        raise RuntimeError("bug")
+
+
+async def test_a_crashing_deliverer_settles_the_alert_as_failed(tmp_path: Path) -> None:
+    sink = ListSink()
+    dispatcher, metrics = _console_dispatcher(tmp_path, sink)
+    dispatcher._deliverers["tty"] = CrashingDeliverer()  # type: ignore[assignment]
+    await dispatcher.start()
+    try:
+        await dispatcher.submit(_env(make_alert(), 0, partition=1))
+        assert await dispatcher.drain(5)
+    finally:
+        await dispatcher.stop()
+    # before: logged as delivery_crashed and left in flight, so its offset held every later commit
+    assert dispatcher.tracker.committable() == {(TOPIC, 1): 1}
+    ((_, dead),) = sink.items
+    assert dead.error.startswith("subscription tty: crashed: RuntimeError: bug")
+    assert _count(metrics, "tty", "failed") == 1
