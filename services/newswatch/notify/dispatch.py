@@ -329,9 +329,22 @@ class Dispatcher:
     async def _drop(self, name: str, env: Envelope, backlog: int) -> None:
         """Dead-letter ``env`` for ``name`` undelivered: it fell off the subscription's full backlog."""
         self._metrics.backlog_dropped.labels(subscription=name).inc()
-        state = "parked" if self._parked[name] else "slow"
-        error = f"backlog full ({backlog} alerts, subscription {state}): dropped undelivered"
-        await self._dead_letter(name, env, DeliveryResult(False, 0, None, error, 0.0))
+        state = "parked" if self._parked[name] else "behind"
+        log.warning(
+            "alert_dropped",
+            extra={"subscription": name, "alert_id": env.alert.alert_id, "state": state, "backlog": backlog},
+        )
+        deadletter = build_deadletter(
+            reason="delivery_failed",
+            error=f"subscription {name}: backlog full ({backlog} alerts, subscription {state}); not sent",
+            topic=env.topic,
+            partition=env.partition,
+            offset=env.offset,
+            key=env.key,
+            value=env.raw,
+            max_original_bytes=self._dl_max_original,
+        )
+        await self._queue_letter(name, env, deadletter)
 
     def skip(self, topic: str, partition: int, offset: int) -> None:
         """Account for a record that needs no delivery (e.g. dead-lettered as undecodable)."""
@@ -463,6 +476,10 @@ class Dispatcher:
                 "error": result.error,
             },
         )
+        await self._queue_letter(name, env, deadletter)
+
+    async def _queue_letter(self, name: str, env: Envelope, deadletter: DeadLetter) -> None:
+        """Hand ``deadletter`` to the outbox; ``env`` is settled for ``name`` once the sink took it."""
         await self._outbox.put(
             _Outgoing(name, deadletter, env.key, lambda: self._settle(name, env, "dead_lettered"))
         )

@@ -346,7 +346,10 @@ async def test_a_full_backlog_drops_its_oldest_alert_and_intake_goes_on(tmp_path
         ("slow", 2, "delivery_failed"),
         ("slow", 3, "delivery_failed"),
     ]
-    assert all("backlog full (2 alerts" in d.error for _, d in sink.items)
+    assert all(
+        d.error == "subscription slow: backlog full (2 alerts, subscription behind); not sent"
+        for _, d in sink.items
+    )
     assert _value(m.backlog_dropped, "fast") == 0 and _count(m, "fast", "sent") == 6
     assert dispatcher.tracker.committable() == {(TOPIC, 0): 6}  # dropped alerts are settled
 
