@@ -2,8 +2,9 @@
 
 The package root exports only the subscriber-side helper, so receivers can verify webhooks cheaply:
 
-    from newswatch.notify import verify_signature, SIGNATURE_HEADER, TIMESTAMP_HEADER
-    verify_signature(secret, headers[TIMESTAMP_HEADER], body, headers[SIGNATURE_HEADER], tolerance=300)
+    from newswatch.notify import verify_signature, DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
+    verify_signature(secret, headers[TIMESTAMP_HEADER], body, headers[SIGNATURE_HEADER], tolerance=300,
+                     delivery_id=headers[DELIVERY_HEADER])
 
 Modules: ``subscriptions`` (file and filters), ``webhook`` (signed POST, retries), ``signing``, ``console``,
 ``encoding`` (decode/encode alerts), ``store`` (delivery log), ``dispatch`` (per-subscription queues,

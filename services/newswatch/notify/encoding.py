@@ -54,7 +54,9 @@ def decode_alert(raw: bytes | None) -> Alert:
         )
     try:
         data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # ValueError besides JSONDecodeError: an integer over Python's 4,300-digit limit; RecursionError:
+        # nesting deeper than the parser's stack. Either escaped before and stopped the intake for good.
         raise AlertDecodeError(f"not JSON: {exc}", reason="decode_error") from exc
     try:
         validate_record("alert", data)

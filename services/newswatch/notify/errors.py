@@ -4,6 +4,7 @@ NotifyError
 ├── SubscriptionConfigError     the subscriptions file is missing, unreadable or invalid
 ├── SecretNotFoundError         a webhook's secret reference names no configured secret
 ├── DeliveryError               one delivery attempt failed (``retryable`` says whether to try again)
+├── DeadLetterRefusedError      the dead-letter sink refused a record for good (e.g. too large)
 └── AlertDecodeError            a record on the alerts topic is not a valid Alert v1
 """
 
@@ -13,6 +14,7 @@ from newswatch.contracts import DeadLetterReason
 
 __all__ = [
     "AlertDecodeError",
+    "DeadLetterRefusedError",
     "DeliveryError",
     "NotifyError",
     "SecretNotFoundError",
@@ -46,6 +48,10 @@ class DeliveryError(NotifyError):
         self.retryable = retryable
         self.retry_after = retry_after
         self.status = status
+
+
+class DeadLetterRefusedError(NotifyError):
+    """The dead-letter sink refused this record and would refuse it again (sending it again cannot help)."""
 
 
 class AlertDecodeError(NotifyError):

@@ -23,14 +23,21 @@ from typing import Any, TextIO
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
 from prometheus_client import CollectorRegistry, start_http_server
 
 from newswatch.broker.clients import aiokafka_consumer_config, aiokafka_producer_config
 from newswatch.broker.errors import ClientConfigError
+from newswatch.broker.topics import DEADLETTER_MAX_BYTES
 from newswatch.contracts import EVENT_TYPES, DeadLetter
 from newswatch.notify.console import format_alert
 from newswatch.notify.dispatch import (
+    DEFAULT_MAX_ORIGINAL_BYTES,
     DeadLetterSink,
     Dispatcher,
     Envelope,
@@ -39,20 +46,38 @@ from newswatch.notify.dispatch import (
     build_deliverers,
 )
 from newswatch.notify.encoding import decode_alert, dumps_inert
-from newswatch.notify.errors import AlertDecodeError, SubscriptionConfigError
+from newswatch.notify.errors import AlertDecodeError, DeadLetterRefusedError, SubscriptionConfigError
 from newswatch.notify.metrics import NotifyMetrics
 from newswatch.notify.store import DeliveryStore
 from newswatch.notify.subscriptions import Subscription, alert_matches, load_subscriptions
 from newswatch.notify.webhook import RetryPolicy, WebhookSender
-from newswatch.settings import Settings
+from newswatch.settings import KafkaSettings, Settings
 
-__all__ = ["add_alerts_arguments", "add_notify_arguments", "run_alerts", "run_notify"]
+__all__ = [
+    "KafkaDeadLetterSink",
+    "add_alerts_arguments",
+    "add_notify_arguments",
+    "deadletter_producer_config",
+    "run_alerts",
+    "run_notify",
+]
 
 log = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------------------------------------- Kafka wiring
-class _KafkaDeadLetterSink:
+#: A valid alert key is an alert id (at most 128 characters); a longer one is cut, not carried whole.
+_MAX_DEADLETTER_KEY_BYTES = 1024
+#: What the dead-letter topic refuses for good: the record is too large; retrying cannot change that.
+_REFUSED = (MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError)
+
+
+def deadletter_producer_config(kafka: KafkaSettings) -> dict[str, Any]:
+    """The dead-letter producer's options: requests up to the topic's ``DEADLETTER_MAX_BYTES``, not 1 MiB."""
+    return aiokafka_producer_config(kafka, max_request_size=DEADLETTER_MAX_BYTES)
+
+
+class KafkaDeadLetterSink:
     """DeadLetter v1 records on the dead-letter topic, keyed like the alert, subscription in a header."""
 
     def __init__(self, producer: AIOKafkaProducer, topic: str) -> None:
@@ -60,10 +85,15 @@ class _KafkaDeadLetterSink:
         self._topic = topic
 
     async def send(self, subscription: str, deadletter: DeadLetter, key: bytes | None) -> None:
+        """Produce one letter; raise :class:`DeadLetterRefusedError` when Kafka refuses it as too large."""
         headers = [("subscription", subscription.encode())] if subscription else []
-        await self._producer.send_and_wait(
-            self._topic, value=deadletter.model_dump_json().encode(), key=key, headers=headers
-        )
+        value = deadletter.model_dump_json().encode()
+        cut = None if key is None else key[:_MAX_DEADLETTER_KEY_BYTES]
+        try:
+            await self._producer.send_and_wait(self._topic, value=value, key=cut, headers=headers)
+        except _REFUSED as exc:
+            refused = f"{self._topic} refused a dead letter of {len(value)} bytes: {exc}"
+            raise DeadLetterRefusedError(refused) from exc
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -126,7 +156,10 @@ def _load(settings: Settings, override: Path | None) -> tuple[Subscription, ...]
 
 
 async def _intake(
-    record: ConsumerRecord[bytes, bytes], dispatcher: Dispatcher, metrics: NotifyMetrics
+    record: ConsumerRecord[bytes, bytes],
+    dispatcher: Dispatcher,
+    metrics: NotifyMetrics,
+    max_original_bytes: int = DEFAULT_MAX_ORIGINAL_BYTES,
 ) -> None:
     metrics.alerts_consumed.inc()
     raw = record.value if record.value is not None else None
@@ -150,6 +183,7 @@ async def _intake(
             offset=record.offset,
             key=record.key,
             value=record.value or b"",
+            max_original_bytes=max_original_bytes,
         )
         await dispatcher.reject(deadletter, record.key)
         return
@@ -171,9 +205,9 @@ async def _serve(settings: Settings, subs: tuple[Subscription, ...], metrics: No
         pruned = store.prune(cfg.store_retention_seconds)
         sink: DeadLetterSink
         if cfg.deadletter == "topic":
-            producer = AIOKafkaProducer(**aiokafka_producer_config(kafka))
+            producer = AIOKafkaProducer(**deadletter_producer_config(kafka))
             await _start_client(producer, stack)
-            sink = _KafkaDeadLetterSink(producer, kafka.topic_deadletter)
+            sink = KafkaDeadLetterSink(producer, kafka.topic_deadletter)
         else:
             sink = FileDeadLetterSink(cfg.deadletter_dir or settings.state_dir / "notify-deadletters")
         client = await stack.enter_async_context(
@@ -183,9 +217,18 @@ async def _serve(settings: Settings, subs: tuple[Subscription, ...], metrics: No
             client,
             RetryPolicy(cfg.max_attempts, cfg.backoff_base_seconds, cfg.backoff_max_seconds),
             user_agent=cfg.user_agent,
+            attempt_deadline_seconds=cfg.attempt_deadline_seconds,
+            max_response_bytes=cfg.max_response_bytes,
         )
         dispatcher = Dispatcher(
-            subs, build_deliverers(subs, sender, sys.stdout), store, metrics, sink, queue_size=cfg.queue_size
+            subs,
+            build_deliverers(subs, sender, sys.stdout),
+            store,
+            metrics,
+            sink,
+            queue_size=cfg.queue_size,
+            park_probe_seconds=cfg.park_probe_seconds,
+            deadletter_max_original_bytes=cfg.deadletter_max_original_bytes,
         )
         consumer = AIOKafkaConsumer(
             **{**aiokafka_consumer_config(kafka, cfg.group_id), "auto_offset_reset": cfg.start_from}
@@ -204,7 +247,7 @@ async def _serve(settings: Settings, subs: tuple[Subscription, ...], metrics: No
                 batches = await consumer.getmany(timeout_ms=500, max_records=500)
                 for records in batches.values():
                     for record in records:
-                        await _intake(record, dispatcher, metrics)
+                        await _intake(record, dispatcher, metrics, cfg.deadletter_max_original_bytes)
                 if time.monotonic() - last_commit >= cfg.commit_interval_seconds:
                     await _commit(consumer, dispatcher)
                     last_commit = time.monotonic()

@@ -57,7 +57,23 @@ class NotifyMetrics:
         )
         self.queued = Gauge(
             "queued_alerts",
-            "Alerts waiting in each subscription's queue.",
+            "Alerts waiting in each subscription's backlog.",
+            ["subscription"],
+            namespace=ns,
+            subsystem=sub,
+            registry=registry,
+        )
+        self.parked = Gauge(
+            "subscription_parked",
+            "1 while the subscription is parked (its receiver failed; probed, not retried per alert).",
+            ["subscription"],
+            namespace=ns,
+            subsystem=sub,
+            registry=registry,
+        )
+        self.backlog_dropped = Counter(
+            "backlog_dropped_alerts",
+            "Alerts dropped (dead-lettered undelivered) from a subscription's full backlog.",
             ["subscription"],
             namespace=ns,
             subsystem=sub,
@@ -66,6 +82,14 @@ class NotifyMetrics:
         self.deadletters = Counter(
             "deadletters",
             "Records dead-lettered by the notify service, by reason.",
+            ["reason"],
+            namespace=ns,
+            subsystem=sub,
+            registry=registry,
+        )
+        self.deadletters_refused = Counter(
+            "deadletters_refused",
+            "Dead letters the sink refused for good (e.g. too large for the topic): logged, then settled.",
             ["reason"],
             namespace=ns,
             subsystem=sub,
@@ -102,8 +126,11 @@ class NotifyMetrics:
                 self.deliveries.labels(subscription=name, outcome=outcome)
             self.delivery_duration.labels(subscription=name)
             self.queued.labels(subscription=name)
+            self.parked.labels(subscription=name)
+            self.backlog_dropped.labels(subscription=name)
         for reason in DEADLETTER_REASONS:
             self.deadletters.labels(reason=reason)
+            self.deadletters_refused.labels(reason=reason)
 
     def observe_alert(self, alert: Alert) -> None:
         """Count a consumed alert for the Events dashboard (country counts only for ``status: new``)."""

@@ -41,7 +41,23 @@ class NotifySettings(BaseModel):
         default=None,
         description="Per-subscription JSONL dead letters; None = <state_dir>/notify-deadletters.",
     )
-    request_timeout_seconds: float = Field(default=10.0, gt=0)
+    deadletter_max_original_bytes: int = Field(
+        default=262_144,
+        ge=0,
+        le=1_048_576,
+        description="Original key and value bytes kept (base64) in a dead letter; even 1 MiB fits its topic.",
+    )
+    request_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Webhook connect and per-read/write timeout (httpx)."
+    )
+    attempt_deadline_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest one webhook attempt may take in all, however slowly the receiver answers.",
+    )
+    max_response_bytes: int = Field(
+        default=65_536, ge=0, description="Webhook response body bytes read at most; the rest is dropped."
+    )
     max_attempts: int = Field(
         default=5, ge=1, le=20, description="Attempts per delivery, the first included."
     )
@@ -50,7 +66,12 @@ class NotifySettings(BaseModel):
     queue_size: int = Field(
         default=10_000,
         ge=1,
-        description="Alerts queued per subscription before intake waits (back-pressure).",
+        description="Backlog per subscription; when full, the oldest is dead-lettered (intake never waits).",
+    )
+    park_probe_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="A parked subscription (receiver down) gets one attempt this often until it answers.",
     )
     commit_interval_seconds: float = Field(default=1.0, gt=0)
     start_from: str = Field(

@@ -4,6 +4,10 @@ Each attempt is signed afresh (new timestamp), so a receiver's replay window nev
 Retried: network errors, timeouts, HTTP 408, 425, 429 and 5xx (``Retry-After`` honoured up to the cap).
 Not retried: other 4xx and 3xx (redirects are not followed: a webhook URL must be exact).
 
+An attempt has a total deadline besides httpx's per-operation timeouts, which a receiver that dribbles a
+byte now and then never trips, and reads at most ``max_response_bytes`` of the answer's body (only the
+status and headers matter), so no receiver holds an attempt, or memory, for longer than that.
+
     sender = WebhookSender(httpx.AsyncClient(), RetryPolicy(max_attempts=5))
     result = await sender.deliver(destination, alert)
     result.ok, result.attempts, result.error
@@ -22,7 +26,13 @@ import httpx
 from newswatch.contracts import Alert
 from newswatch.notify.encoding import encode_alert
 from newswatch.notify.errors import DeliveryError
-from newswatch.notify.signing import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from newswatch.notify.signing import (
+    DELIVERY_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    delivery_id_for,
+    sign,
+)
 from newswatch.notify.subscriptions import WebhookDestination
 
 __all__ = ["DeliveryResult", "RetryCallback", "RetryPolicy", "WebhookSender", "classify_response"]
@@ -59,6 +69,8 @@ class DeliveryResult:
     status: int | None
     error: str | None
     duration_seconds: float
+    #: for a failure: whether the last attempt failed in a way that waiting may cure (receiver down)
+    retryable: bool = False
 
 
 def _retry_after(value: str | None, now: float) -> float | None:
@@ -95,42 +107,51 @@ class WebhookSender:
         policy: RetryPolicy,
         *,
         user_agent: str = "newswatch-notify",
+        attempt_deadline_seconds: float = 30.0,
+        max_response_bytes: int = 65_536,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._client = client
         self._policy = policy
         self._user_agent = user_agent
+        self._deadline = attempt_deadline_seconds
+        self._max_response_bytes = max_response_bytes
         self._clock = clock
         self._sleep = sleep
 
     def request_headers(
         self, dest: WebhookDestination, alert: Alert, body: bytes, attempt: int
     ) -> dict[str, str]:
-        """Headers of one attempt: content type, signature over ``<timestamp>.<body>``, delivery id."""
+        """Headers of one attempt: content type, delivery id, signature over ``<ts>.<delivery id>.<body>``."""
         assert dest.secret is not None, "secrets are resolved when subscriptions are loaded"
         timestamp = int(self._clock())
+        delivery = delivery_id_for(alert.alert_id, alert.version)
         return {
             **dest.headers,
             "Content-Type": "application/json; charset=utf-8",
             "User-Agent": self._user_agent,
             TIMESTAMP_HEADER: str(timestamp),
-            SIGNATURE_HEADER: sign(dest.secret.get_secret_value(), timestamp, body),
-            DELIVERY_HEADER: f"{alert.alert_id}:{alert.version}",
+            SIGNATURE_HEADER: sign(dest.secret.get_secret_value(), timestamp, body, delivery_id=delivery),
+            DELIVERY_HEADER: delivery,
             "X-Newswatch-Event": alert.event_type,
             "X-Newswatch-Attempt": str(attempt),
         }
 
     async def attempt(self, dest: WebhookDestination, alert: Alert, body: bytes, attempt: int = 1) -> int:
-        """One POST; returns the 2xx status or raises :class:`DeliveryError`."""
-        headers = self.request_headers(dest, alert, body, attempt)
+        """One POST, within the attempt deadline; returns the 2xx status or raises :class:`DeliveryError`."""
+        request = self._client.build_request(
+            "POST",
+            dest.url,
+            content=body,
+            headers=self.request_headers(dest, alert, body, attempt),
+            timeout=dest.timeout_seconds or httpx.USE_CLIENT_DEFAULT,
+        )
         try:
-            response = await self._client.post(
-                dest.url,
-                content=body,
-                headers=headers,
-                timeout=dest.timeout_seconds or httpx.USE_CLIENT_DEFAULT,
-            )
+            async with asyncio.timeout(self._deadline):
+                response = await self._exchange(request)
+        except TimeoutError as exc:  # asyncio's, from the deadline; httpx's timeouts are not TimeoutError
+            raise DeliveryError(f"timeout: no answer within {self._deadline:g} s", retryable=True) from exc
         except httpx.TimeoutException as exc:
             raise DeliveryError(f"timeout: {type(exc).__name__}", retryable=True) from exc
         except httpx.HTTPError as exc:
@@ -138,20 +159,50 @@ class WebhookSender:
         classify_response(response, self._clock())
         return response.status_code
 
+    async def _exchange(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` and read at most ``max_response_bytes`` of the body, then close the response.
+
+        A body read to its end leaves the connection reusable; a longer one is abandoned and the connection
+        closed. The raw bytes are read, not decoded, so a compressed body cannot expand in memory.
+        """
+        response = await self._client.send(request, stream=True)
+        try:
+            if not response.is_stream_consumed:  # a transport may hand over a body already read (mocks)
+                await self._read_capped(response)
+        finally:
+            await response.aclose()
+        return response
+
+    async def _read_capped(self, response: httpx.Response) -> None:
+        read = 0
+        async for chunk in response.aiter_raw():
+            read += len(chunk)
+            if read > self._max_response_bytes:
+                return
+
     async def deliver(
-        self, dest: WebhookDestination, alert: Alert, on_retry: RetryCallback | None = None
+        self,
+        dest: WebhookDestination,
+        alert: Alert,
+        on_retry: RetryCallback | None = None,
+        *,
+        max_attempts: int | None = None,
     ) -> DeliveryResult:
-        """Deliver ``alert``, retrying per the policy; never raises for delivery failures."""
+        """Deliver ``alert``, retrying per the policy (at most ``max_attempts`` attempts when given).
+
+        Never raises for delivery failures.
+        """
         body = encode_alert(alert)
         started = time.perf_counter()
         last: DeliveryError | None = None
         attempts = 0
-        for attempts in range(1, self._policy.max_attempts + 1):
+        limit = self._policy.max_attempts if max_attempts is None else max_attempts
+        for attempts in range(1, limit + 1):
             try:
                 status = await self.attempt(dest, alert, body, attempts)
             except DeliveryError as exc:
                 last = exc
-                if not exc.retryable or attempts == self._policy.max_attempts:
+                if not exc.retryable or attempts == limit:
                     break
                 if on_retry is not None:
                     on_retry(attempts, exc)
@@ -159,4 +210,5 @@ class WebhookSender:
                 continue
             return DeliveryResult(True, attempts, status, None, time.perf_counter() - started)
         assert last is not None
-        return DeliveryResult(False, attempts, last.status, str(last), time.perf_counter() - started)
+        duration = time.perf_counter() - started
+        return DeliveryResult(False, attempts, last.status, str(last), duration, last.retryable)

@@ -29,7 +29,6 @@ with warnings.catch_warnings():
 from tests.unit.notify.receiver import WebhookReceiver, make_alert
 
 from newswatch.contracts import Alert, DeadLetter
-from newswatch.notify import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 
 HOSTILE = '<script>alert("pwned")</script><img src=x onerror=alert(1)>'
 
@@ -211,9 +210,7 @@ def test_notify_delivers_filtered_signed_inert_once_across_kill_9(
         assert json.loads(sahel.body)["alert_id"] == "coup-ml"
         assert sorted(json.loads(r.body)["alert_id"] for r in rx.requests("/urgent")) == ["coup-ml", "mw-1"]
         # signatures verify; HTML is inert on the wire and intact once decoded
-        assert verify_signature(
-            "s3cret", sahel.headers[TIMESTAMP_HEADER], sahel.body, sahel.headers[SIGNATURE_HEADER]
-        )
+        assert sahel.verified("s3cret")
         assert b"<script" not in sahel.body and b"<img" not in sahel.body
         assert json.loads(sahel.body)["headline"] == HOSTILE
         # dead letters: two undecodable records, one failed delivery

@@ -3,7 +3,7 @@
 with WebhookReceiver() as rx:
     rx.script("/hook", [500, 200])          # first answer 500, then 200
     ...deliver to rx.url("/hook")...
-    rx.requests("/hook")[0].body
+    rx.requests("/hook")[0].body, rx.requests("/hook")[0].verified("s3cret")
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from newswatch.contracts import Alert
+from newswatch.notify import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,18 @@ class Received:
     headers: dict[str, str]
     body: bytes
     status: int
+
+    def verified(self, secret: str, tolerance: float = 300, *, now: float | None = None) -> bool:
+        """The receiver recipe of docs/operations.md: timestamp, delivery id and raw body, signed."""
+        return verify_signature(
+            secret,
+            self.headers[TIMESTAMP_HEADER],
+            self.body,
+            self.headers[SIGNATURE_HEADER],
+            tolerance,
+            delivery_id=self.headers[DELIVERY_HEADER],
+            now=now,
+        )
 
 
 @dataclass

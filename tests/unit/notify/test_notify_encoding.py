@@ -54,3 +54,16 @@ def test_bad_records_raise_with_a_deadletter_reason(raw: bytes | None, reason: s
     with pytest.raises(AlertDecodeError) as info:
         decode_alert(raw)
     assert info.value.reason == reason
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"alert_id": "a", "version": ' + b"9" * 5000 + b"}",  # json.loads: ValueError (int digit limit)
+        b"[" * 200_000 + b"]" * 200_000,  # json.loads: RecursionError
+    ],
+)
+def test_pathological_json_is_a_decode_error_not_a_crash(raw: bytes) -> None:
+    with pytest.raises(AlertDecodeError) as info:
+        decode_alert(raw)
+    assert info.value.reason == "decode_error"
