@@ -1,5 +1,8 @@
 """Fetch one feed over HTTP: conditional GET, per-host concurrency, size cap, redirect limit, SSRF guard.
 
+The body is decoded here, not by httpx: one Content-Encoding at most (gzip or deflate), inflated in steps of
+at most 64 KiB, so a compression bomb costs at most the size cap plus one step of memory.
+
 Every failure leaves as exactly one :class:`FeedFetchError` subclass (timeout, network, HTTP status, rate
 limited, too large, refused); httpx errors never escape. Redirects are followed here, one hop at a time, so
 that each target is checked by the :class:`AddressGuard` and loops are caught.
@@ -14,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
@@ -53,6 +57,11 @@ ResponseObserver = Callable[[int, int], None]
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _RATE_LIMITED = frozenset({429, 503})
+_INFLATE_STEP = 65_536
+"""Most bytes one inflate step may produce; the size cap is checked after each step."""
+_GZIP_WBITS = {"gzip": zlib.MAX_WBITS | 16, "x-gzip": zlib.MAX_WBITS | 16, "deflate": zlib.MAX_WBITS}
+_UNSUPPORTED_CODINGS = frozenset({"br", "zstd", "compress", "x-compress"})
+"""Codings we never ask for (Accept-Encoding is gzip, deflate) and cannot decode."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +174,72 @@ class AddressGuard:
                 raise FeedRefusedError(url, f"{host} resolves to non-public address {address}")
 
 
+class _Inflater:
+    """Undo one gzip or deflate coding in bounded steps; :meth:`feed` yields pieces of at most ``step`` bytes.
+
+    "deflate" should be zlib-wrapped (RFC 9110) but some servers send raw deflate: a first chunk that is
+    not a zlib stream is retried as raw deflate, as browsers do.
+    """
+
+    def __init__(self, coding: str, step: int = _INFLATE_STEP) -> None:
+        self._coding = coding
+        self._step = step
+        self._zlib = zlib.decompressobj(_GZIP_WBITS[coding])
+        self._started = False
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        if not self._started and data:
+            self._started = True
+            if self._coding == "deflate":
+                probe = self._zlib.copy()
+                try:
+                    probe.decompress(data[:2])
+                except zlib.error:
+                    self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+        pending = data
+        while not self._zlib.eof:
+            piece = self._zlib.decompress(pending, self._step)
+            if piece:
+                yield piece
+            pending = self._zlib.unconsumed_tail
+            if not pending and len(piece) < self._step:
+                return
+
+
+def _content_coding(feed_url: str, headers: httpx.Headers) -> str | None:
+    """The one coding to undo ("gzip", "x-gzip" or "deflate"), or None for an identity body.
+
+    Stacked codings ("gzip, gzip") are refused: each layer multiplies the expansion ratio, and no feed
+    server needs them. Unknown labels ("utf-8", "none": misconfigured servers) are read as identity, as
+    httpx does.
+    """
+    codings = [
+        token.strip().lower()
+        for token in headers.get_list("content-encoding", split_commas=True)
+        if token.strip() and token.strip().lower() != "identity"
+    ]
+    if len(codings) > 1:
+        raise FeedNetworkError(
+            feed_url, f"stacked Content-Encoding {', '.join(codings)!r} refused: one coding at most"
+        )
+    if not codings:
+        return None
+    if codings[0] in _UNSUPPORTED_CODINGS:
+        raise FeedNetworkError(feed_url, f"unsupported Content-Encoding {codings[0]!r}")
+    return codings[0] if codings[0] in _GZIP_WBITS else None
+
+
+async def _raw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The body as sent, still encoded. Read from ``response.stream`` rather than ``aiter_raw`` because httpx
+    reads an in-memory response (``httpx.MockTransport`` in tests) when it is built, and its stream then
+    still holds the encoded bytes."""
+    stream = response.stream
+    if not isinstance(stream, httpx.AsyncByteStream):
+        raise TypeError("the fetcher needs an async transport")
+    async for chunk in stream:
+        yield chunk
+
+
 async def _drain(response: httpx.Response, limit: int = 65_536) -> None:
     """Read and drop a short body (304, redirect, error page); a longer one closes the connection instead."""
     if response.is_stream_consumed:
@@ -206,7 +281,7 @@ class Fetcher:
             limits=httpx.Limits(
                 max_connections=limits.max_connections, max_keepalive_connections=limits.max_connections
             ),
-            headers={"User-Agent": limits.user_agent, "Accept": _ACCEPT},
+            headers={"User-Agent": limits.user_agent, "Accept": _ACCEPT, "Accept-Encoding": "gzip, deflate"},
             trust_env=False,
         )
 
@@ -319,12 +394,19 @@ class Fetcher:
         if declared.isdigit() and int(declared) > cap:
             self._observe(response.status_code, 0)
             raise FeedTooLargeError(feed_url, f"Content-Length {declared} exceeds the {cap}-byte cap")
+        coding = _content_coding(feed_url, response.headers)
+        inflater = _Inflater(coding) if coding else None
         body = bytearray()
-        async for chunk in response.aiter_bytes():
-            body += chunk
-            if len(body) > cap:
-                self._observe(response.status_code, len(body))
-                raise FeedTooLargeError(feed_url, f"body exceeds the {cap}-byte cap; aborted")
+        async for chunk in _raw_chunks(response):
+            pieces = inflater.feed(chunk) if inflater else (chunk,)
+            try:
+                for piece in pieces:
+                    body += piece
+                    if len(body) > cap:
+                        self._observe(response.status_code, len(body))
+                        raise FeedTooLargeError(feed_url, f"body exceeds the {cap}-byte cap; aborted")
+            except zlib.error as exc:
+                raise FeedNetworkError(feed_url, f"corrupt {coding} body: {exc}") from exc
         return bytes(body)
 
     def _observe(self, status: int, nbytes: int) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import ipaddress
+import tracemalloc
+import zlib
 from collections.abc import Callable, Sequence
 
 import httpx
@@ -160,6 +162,97 @@ async def test_gzip_bomb_is_capped_on_decoded_size() -> None:
     async with _fetcher(handler, max_body_bytes=100_000) as fetcher:
         with pytest.raises(FeedTooLargeError):
             await fetcher.fetch(FEED, Validators())
+
+
+async def _wire(data: bytes, chunk: int = 65_536) -> httpx.AsyncByteStream:  # type: ignore[misc]
+    """``data`` as a network stream: httpx decodes an in-memory ``content=`` body when it is built."""
+    for start in range(0, len(data), chunk):
+        yield data[start : start + chunk]
+
+
+def _zeros_gzip(size: int) -> bytes:
+    """gzip of ``size`` zero bytes, compressed in 1 MB steps (the plain data never sits in memory)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    block = b"\0" * 1_000_000
+    parts = [packer.compress(block) for _ in range(size // len(block))]
+    return b"".join(parts) + packer.flush()
+
+
+async def test_gzip_bomb_is_decoded_in_bounded_steps() -> None:
+    bomb = _zeros_gzip(20_000_000)  # ~20 KB on the wire, served as one chunk
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=_wire(bomb), headers={"Content-Encoding": "gzip"})
+
+    async with _fetcher(handler, max_body_bytes=100_000) as fetcher:
+        tracemalloc.start()
+        try:
+            with pytest.raises(FeedTooLargeError):
+                await fetcher.fetch(FEED, Validators())
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert peak < 2_000_000, f"decoding grew memory by {peak} bytes for a 100 KB cap"
+
+
+async def test_stacked_content_encodings_are_refused() -> None:
+    inner = _zeros_gzip(5_000_000)
+    stacked = gzip.compress(inner)  # a few hundred bytes that would expand twice
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=_wire(stacked), headers={"Content-Encoding": "gzip, gzip"})
+
+    async with _fetcher(handler, max_body_bytes=100_000) as fetcher:
+        with pytest.raises(FeedNetworkError, match="Content-Encoding") as caught:
+            await fetcher.fetch(FEED, Validators())
+    assert caught.value.outcome == "network_error"
+
+
+@pytest.mark.parametrize(
+    "header", ["gzip, gzip", "deflate, gzip", "gzip,identity,deflate", "br", "zstd", "compress"]
+)
+async def test_stacked_or_unsupported_encodings_are_network_errors(header: str) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=_wire(b"\x1f\x8b whatever"), headers={"Content-Encoding": header})
+
+    async with _fetcher(handler) as fetcher:
+        with pytest.raises(FeedNetworkError, match="Content-Encoding"):
+            await fetcher.fetch(FEED, Validators())
+
+
+@pytest.mark.parametrize(
+    ("header", "pack"),
+    [
+        ("deflate", zlib.compress),  # RFC 9110: zlib-wrapped
+        ("deflate", lambda data: zlib.compress(data, wbits=-zlib.MAX_WBITS)),  # raw deflate, seen in the wild
+        ("x-gzip", gzip.compress),
+        ("identity, gzip", gzip.compress),
+        ("GZIP", gzip.compress),
+        ("", lambda data: data),
+    ],
+)
+async def test_single_encodings_are_decoded(header: str, pack: Callable[[bytes], bytes]) -> None:
+    payload = b"<rss>" + b"caf\xc3\xa9 " * 50_000 + b"</rss>"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.headers["Accept-Encoding"] == "gzip, deflate"
+        return httpx.Response(200, content=_wire(pack(payload)), headers={"Content-Encoding": header})
+
+    async with _fetcher(handler) as fetcher:
+        result = await fetcher.fetch(FEED, Validators())
+        assert fetcher.observed == [(200, len(payload))]  # type: ignore[attr-defined]
+    assert result.body == payload
+
+
+async def test_gzip_streamed_in_small_chunks_is_decoded() -> None:
+    payload = b"<rss>" + bytes(range(256)) * 4000 + b"</rss>"
+    compressed = gzip.compress(payload)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=_wire(compressed, 7), headers={"Content-Encoding": "gzip"})
+
+    async with _fetcher(handler) as fetcher:
+        assert (await fetcher.fetch(FEED, Validators())).body == payload
 
 
 async def test_transport_timeout_is_a_timeout() -> None:
