@@ -4,6 +4,12 @@ Malformed XML (feedparser's ``bozo``) still yields whatever entries feedparser r
 entries and no recognisable feed raises :class:`FeedParseError`. Entries are not yet trusted: ``normalise.py``
 cleans and validates them.
 
+Entity declarations are checked before feedparser sees the body: feedparser re-inserts "safe" internal
+entities of any length and neither its loose parser nor expat (below 8 MiB) bounds their expansion, so a 16 KB
+document repeating one 1,000-character entity becomes a 5M-character title. Only declarations that cannot
+amplify are accepted (one character reference, or a literal of at most 8 characters); any other is a
+:class:`FeedParseError`.
+
     feed = parse_feed(body, url="https://example.org/rss", content_type="application/rss+xml")
     for entry in feed.entries: ...
 """
@@ -12,6 +18,7 @@ from __future__ import annotations
 
 import calendar
 import json
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +26,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import feedparser
+from feedparser.encodings import convert_to_utf8
 
 from newswatch.poller.errors import FeedParseError
 
@@ -154,10 +162,51 @@ def _ttl_seconds(value: object) -> float | None:
     return None
 
 
+_MAX_ENTITY_LITERAL = 8
+_ENTITY_VALUE = rb"(?:&\#[0-9]{1,7};|&\#x[0-9A-Fa-f]{1,6};|[^&%%<\"']{0,%d})" % _MAX_ENTITY_LITERAL
+_HARMLESS_ENTITY = re.compile(
+    rb"<!ENTITY\s+[^\s%\"'<>]+\s+(?:\"" + _ENTITY_VALUE + rb"\"|'" + _ENTITY_VALUE + rb"')\s*>", re.IGNORECASE
+)
+"""A general entity whose value is one character reference or a short literal: it cannot amplify."""
+_ENTITY_OPEN = re.compile(rb"<!ENTITY", re.IGNORECASE)
+
+
+def _expanding_entity(data: bytes) -> str | None:
+    """The start of the first entity declaration in ``data`` (UTF-8) that could expand the document, or None.
+
+    Every ``<!ENTITY`` counts, in any case and anywhere: feedparser picks declarations out of the text before
+    the first element with a regular expression (comments included), and expat reads a DOCTYPE that
+    feedparser's rewrite missed; telling a DTD from a CDATA section that quotes one would take a real XML
+    tokenizer, and a feed quoting a long raw declaration is rare enough to be refused with it.
+    """
+    position = 0
+    while (found := _ENTITY_OPEN.search(data, position)) is not None:
+        declaration = _HARMLESS_ENTITY.match(data, found.start())
+        if declaration is None:
+            return data[found.start() : found.start() + 60].decode("utf-8", "replace")
+        position = declaration.end()
+    return None
+
+
+def _refuse_expanding_entities(body: bytes, url: str, headers: dict[str, str]) -> None:
+    """Raise :class:`FeedParseError` if ``body``, decoded as feedparser will decode it (HTTP charset, BOM, XML
+    declaration: UTF-16 and UTF-7 hide ``<!ENTITY`` from a byte search), declares an expanding entity."""
+    data: bytes = convert_to_utf8(dict(headers), body, {})
+    declaration = _expanding_entity(data)
+    if declaration is not None:
+        allowed = f"character references and literals of at most {_MAX_ENTITY_LITERAL} characters"
+        raise FeedParseError(
+            url,
+            f"entity declaration refused before parsing (it could expand the document): {declaration!r}; "
+            f"only {allowed} are accepted",
+        )
+
+
 def _parse_xml_feed(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
+    _refuse_expanding_entities(body, url, headers)
     try:
         doc = feedparser.parse(body, response_headers=headers, sanitize_html=True, resolve_relative_uris=True)
     except Exception as exc:  # feedparser is meant not to raise; never let one document stop the poller.
