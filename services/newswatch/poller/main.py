@@ -117,6 +117,7 @@ async def open_poller(
                 ),
                 max_concurrency=options.max_concurrency,
                 shutdown_grace_seconds=options.shutdown_grace_seconds,
+                max_record_bytes=options.max_record_bytes,
             )
     finally:
         await asyncio.to_thread(publisher.close, options.shutdown_grace_seconds)

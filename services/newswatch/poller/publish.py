@@ -17,13 +17,13 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from newswatch.contracts import Article
 
-__all__ = ["ProducerLike", "PublishOutcome", "Publisher", "encode_article"]
+__all__ = ["ProducerLike", "PublishOutcome", "Publisher", "encode_article", "encode_value"]
 
 log = logging.getLogger(__name__)
 
@@ -47,16 +47,25 @@ class ProducerLike(Protocol):
     def close(self, timeout: float | None = ...) -> None: ...
 
 
-_Sent = tuple[list[tuple[str, _FutureLike]], str | None]
+_Sent = tuple[list[tuple[str, _FutureLike]], list[str], str | None]
+"""What a send pass did: (id, future) of every record handed over, ids refused for their size, and why the
+pass stopped early (None when every article was handed over or refused)."""
 
 
 @dataclass(frozen=True, slots=True)
 class PublishOutcome:
-    """Ids the broker acknowledged, and a description of what failed (None when everything was acked)."""
+    """Ids the broker acknowledged, ids refused for good (the record is too large: retrying cannot help),
+    and a description of what failed otherwise (None when everything else was acked)."""
 
     acked: tuple[str, ...]
     failed: int = 0
     error: str | None = None
+    rejected: tuple[str, ...] = ()
+
+
+def encode_value(record: Mapping[str, Any]) -> bytes:
+    """The Kafka value of an Article record (``model_dump(mode="json")``): compact UTF-8 JSON."""
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def encode_article(article: Article) -> tuple[bytes, bytes]:
@@ -64,8 +73,16 @@ def encode_article(article: Article) -> tuple[bytes, bytes]:
 
     key, value = encode_article(article)
     """
-    value = json.dumps(article.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":"))
-    return article.id.encode("utf-8"), value.encode("utf-8")
+    return article.id.encode("utf-8"), encode_value(article.model_dump(mode="json"))
+
+
+def _record_too_large(exc: BaseException | None) -> bool:
+    """Whether kafka-python refused one record for its size (at ``send`` or from the broker): permanent."""
+    if exc is None:
+        return False
+    from kafka.errors import MessageSizeTooLargeError  # imported here: kafka-python is slow to import
+
+    return isinstance(exc, MessageSizeTooLargeError)
 
 
 def _settle(waiter: asyncio.Future[BaseException | None], outcome: BaseException | None) -> None:
@@ -112,41 +129,52 @@ class Publisher:
         try:
             producer = self._get_producer()
         except Exception as exc:  # kafka-python raises many types (NoBrokersAvailable, KafkaError, OSError)
-            return [], f"cannot create producer: {type(exc).__name__}: {exc}"
+            return [], [], f"cannot create producer: {type(exc).__name__}: {exc}"
         sent: list[tuple[str, _FutureLike]] = []
+        too_large: list[str] = []
         for article in articles:
             key, value = encode_article(article)
             try:
                 sent.append((article.id, producer.send(self._topic, value=value, key=key)))
             except Exception as exc:  # e.g. KafkaTimeoutError when metadata is unavailable (max_block_ms)
-                return sent, f"send failed: {type(exc).__name__}: {exc}"
-        return sent, None
+                if _record_too_large(exc):  # this record can never be sent; the next ones can
+                    log.warning("record_too_large", extra={"id": article.id, "bytes": len(key) + len(value)})
+                    too_large.append(article.id)
+                    continue
+                return sent, too_large, f"send failed: {type(exc).__name__}: {exc}"
+        return sent, too_large, None
 
     async def publish(self, articles: Sequence[Article]) -> PublishOutcome:
-        """Send ``articles`` and wait (delivery timeout plus a margin) for their acknowledgements."""
+        """Send ``articles`` and wait (delivery timeout plus a margin) for their acknowledgements.
+
+        A record refused for its size (by the producer or the broker) is reported in ``rejected``, not as a
+        failure: it would fail again on every retry, and it must not hold back the others.
+        """
         if not articles:
             return PublishOutcome(acked=())
         loop = asyncio.get_running_loop()
-        sent, error = await asyncio.to_thread(self._send_all, articles)
+        sent, too_large, error = await asyncio.to_thread(self._send_all, articles)
         waiters = [_watch(loop, future) for _, future in sent]
         if waiters:
             await asyncio.wait(waiters, timeout=self._timeout + max(1.0, 0.2 * self._timeout))
-        acked = tuple(
-            article_id
+        results = [
+            (article_id, waiter.result())
             for (article_id, _), waiter in zip(sent, waiters, strict=True)
-            if waiter.done() and waiter.result() is None
-        )
+            if waiter.done()
+        ]
+        acked = tuple(article_id for article_id, cause in results if cause is None)
+        too_large += [article_id for article_id, cause in results if _record_too_large(cause)]
         pending = sum(1 for waiter in waiters if not waiter.done())
         if pending:
             log.warning("publish_unresolved", extra={"pending": pending, "topic": self._topic})
-        failed = len(articles) - len(acked)
+        failed = len(articles) - len(acked) - len(too_large)
         if failed and error is None:
-            causes = (waiter.result() for waiter in waiters if waiter.done())
-            cause = next((exc for exc in causes if exc is not None), None)
+            causes = (cause for _, cause in results if cause is not None and not _record_too_large(cause))
+            cause = next(causes, None)
             error = f"delivery failed: {type(cause).__name__}: {cause}" if cause else "not acked in time"
         for waiter in waiters:
             waiter.cancel()
-        return PublishOutcome(acked, failed, error)
+        return PublishOutcome(acked, failed, error, tuple(too_large))
 
     def close(self, timeout_seconds: float | None = None) -> None:
         """Flush and close the producer (if one was created)."""

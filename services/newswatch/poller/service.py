@@ -28,7 +28,7 @@ from newswatch.poller.errors import FeedFetchError, FeedParseError, FeedRateLimi
 from newswatch.poller.feeds import FeedConfig
 from newswatch.poller.fetch import FetchResult, Validators
 from newswatch.poller.metrics import PollerMetrics
-from newswatch.poller.normalise import FeedContext, Rejected, normalise_entry
+from newswatch.poller.normalise import MAX_RECORD_BYTES, FeedContext, Rejected, normalise_entry
 from newswatch.poller.parse import ParsedFeed, parse_feed
 from newswatch.poller.publish import PublishOutcome
 from newswatch.poller.schedule import ScheduleLimits, delay_after_failure, delay_after_success
@@ -80,6 +80,7 @@ class Poller:
         limits: ScheduleLimits | None = None,
         max_concurrency: int = 32,
         shutdown_grace_seconds: float = 30.0,
+        max_record_bytes: int = MAX_RECORD_BYTES,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -91,6 +92,7 @@ class Poller:
         self._limits = limits or ScheduleLimits()
         self._slots = asyncio.Semaphore(max_concurrency)
         self._grace = shutdown_grace_seconds
+        self._max_record_bytes = max_record_bytes
         self._rng = rng or random.Random()
         self._clock = clock
 
@@ -123,6 +125,11 @@ class Poller:
             log.info("feed_malformed", extra={"feed": feed.name, "feed_url": feed.url, "bozo": parsed.bozo})
         articles, duplicates, rejected = self._new_articles(feed, parsed, result)
         published = await self._publisher.publish(articles) if articles else PublishOutcome(acked=())
+        # Kafka refused these for their size: a counted rejection, not a failure that would retry forever.
+        for article_id in published.rejected:
+            self._metrics.reject("too_large")
+            log.warning("entry_rejected", extra={"feed": feed.name, "reason": "too_large", "id": article_id})
+        rejected += len(published.rejected)
         if published.acked:
             self._store.mark_seen([(article_id, feed.name) for article_id in published.acked])
             self._metrics.published.inc(len(published.acked))
@@ -150,7 +157,7 @@ class Poller:
         duplicates = 0
         rejected = len(parsed.rejected)
         for entry in parsed.entries:
-            outcome = normalise_entry(entry, context)
+            outcome = normalise_entry(entry, context, max_record_bytes=self._max_record_bytes)
             if isinstance(outcome, Rejected):
                 rejected += 1
                 self._metrics.reject(outcome.reason)

@@ -45,6 +45,13 @@ class PollerSettings(BaseModel):
     backoff_max_seconds: float = Field(default=21_600.0, gt=0)
     backoff_jitter: float = Field(default=0.2, ge=0, lt=1, description="Relative +/- jitter of back-off.")
     # Publishing
+    max_record_bytes: int = Field(
+        default=1_000_000,
+        gt=0,
+        le=1_000_000,
+        description="Largest encoded Article (key + JSON value); a larger entry is a counted rejection "
+        "(too_large). The producer and the articles topic take 1 MiB, record overhead included.",
+    )
     publish_timeout_seconds: float = Field(
         default=30.0, gt=0, description="Kafka delivery timeout; a batch not acknowledged by then is retried."
     )

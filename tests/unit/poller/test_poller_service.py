@@ -4,6 +4,7 @@ back-off and recovery, isolation of a broken feed, and the scheduler loop's shut
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import Sequence
 
@@ -14,7 +15,7 @@ from newswatch.poller.errors import FeedFetchError, FeedRateLimitedError, FeedTi
 from newswatch.poller.feeds import FeedConfig
 from newswatch.poller.fetch import FetchResult, Validators
 from newswatch.poller.metrics import PollerMetrics
-from newswatch.poller.publish import PublishOutcome
+from newswatch.poller.publish import PublishOutcome, encode_article
 from newswatch.poller.schedule import ScheduleLimits
 from newswatch.poller.service import Poller
 from newswatch.poller.store import Store
@@ -230,3 +231,54 @@ async def test_scheduler_polls_when_due_and_stops_cleanly() -> None:
     hang.set()
     await asyncio.wait_for(loop_task, timeout=5)
     assert store.feed_state(URL).next_check_at == clock.now + 900
+
+
+class SizeLimitedSink(FakeSink):
+    """Like kafka-python with max_request_size = 1 MiB: sending a larger record fails, the batch with it."""
+
+    async def publish(self, articles: Sequence[Article]) -> PublishOutcome:
+        for index, article in enumerate(articles):
+            if sum(map(len, encode_article(article))) > 1_048_576:
+                self.published.extend(a.id for a in articles[:index])
+                failed = len(articles) - index
+                return PublishOutcome(
+                    tuple(a.id for a in articles[:index]), failed, "MessageSizeTooLargeError"
+                )
+        return await super().publish(articles)
+
+
+def json_feed(*items: dict[str, object]) -> bytes:
+    return json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": list(items)}).encode()
+
+
+async def test_an_oversized_entry_is_a_counted_rejection_and_the_entries_after_it_are_published() -> None:
+    body = json_feed(
+        {"id": "a", "url": "https://x.example/a", "title": "A"},
+        {"id": "b", "url": "https://x.example/b", "title": "B", "content_text": "\x01" * 300_000},
+        {"id": "c", "url": "https://x.example/c", "title": "C"},
+    )
+    poller, _, _, store, registry, _ = make({URL: [ok(body, etag='"v1"')]})
+    sink = SizeLimitedSink()
+    poller._publisher = sink
+    report = await poller.poll_feed(FEED)
+    assert report.outcome == "ok" and report.new == 2 and report.rejected == 1
+    assert len(sink.published) == 2
+    assert store.feed_state(URL).validators == Validators('"v1"', None)  # advanced: the feed is not stuck
+    assert value(registry, "newswatch_poller_items_rejected_total", reason="too_large") == 1
+    assert value(registry, "newswatch_poller_polls_total", outcome="publish_error") == 0
+
+
+async def test_records_kafka_refuses_for_their_size_are_rejections_not_failures() -> None:
+    class RefusingSink(FakeSink):
+        async def publish(self, articles: Sequence[Article]) -> PublishOutcome:
+            acked = tuple(a.id for a in articles[1:])
+            self.published.extend(acked)
+            return PublishOutcome(acked, rejected=(articles[0].id,))
+
+    body = rss(("A", "https://x.example/a"), ("B", "https://x.example/b"))
+    poller, _, _, store, registry, _ = make({URL: [ok(body)]})
+    poller._publisher = RefusingSink()
+    report = await poller.poll_feed(FEED)
+    assert report.outcome == "ok" and report.new == 1 and report.rejected == 1 and report.unpublished == 0
+    assert store.feed_state(URL).failures == 0 and store.seen_count() == 1
+    assert value(registry, "newswatch_poller_items_rejected_total", reason="too_large") == 1

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from kafka.errors import MessageSizeTooLargeError
 
 from newswatch.contracts import Article, validate_record
 from newswatch.poller.errors import StoreError
@@ -87,18 +88,39 @@ class _Future:
             fn(RuntimeError("NotLeaderForPartition"))
 
 
+class _TooLargeFuture(_Future):
+    """Failed by the broker: the record is over the topic's max.message.bytes."""
+
+    def add_errback(self, fn: Callable[[BaseException], None]) -> None:
+        fn(MessageSizeTooLargeError("MESSAGE_TOO_LARGE"))
+
+
 class FakeProducer:
-    def __init__(self, outcomes: Sequence[bool | None] = (), send_error_at: int | None = None) -> None:
+    def __init__(
+        self,
+        outcomes: Sequence[bool | None] = (),
+        send_error_at: int | None = None,
+        too_large_at: Sequence[int] = (),
+        broker_too_large_at: Sequence[int] = (),
+    ) -> None:
         self.outcomes = list(outcomes)
         self.send_error_at = send_error_at
+        self.too_large_at = set(too_large_at)
+        self.broker_too_large_at = set(broker_too_large_at)
+        self.calls = 0
         self.sent: list[tuple[str, bytes | None, bytes | None]] = []
         self.flushed = 0
         self.closed = False
 
     def send(self, topic: str, value: bytes | None = None, key: bytes | None = None) -> _Future:
+        self.calls += 1
+        if self.calls - 1 in self.too_large_at:
+            raise MessageSizeTooLargeError("The message is 1200317 bytes when serialized")
         if self.send_error_at is not None and len(self.sent) == self.send_error_at:
             raise TimeoutError("metadata not available after 1000 ms")
         self.sent.append((topic, key, value))
+        if self.calls - 1 in self.broker_too_large_at:
+            return _TooLargeFuture(None)
         return _Future(self.outcomes[len(self.sent) - 1] if len(self.sent) <= len(self.outcomes) else True)
 
     def flush(self, timeout: float | None = None) -> None:
@@ -159,3 +181,13 @@ async def test_empty_batch_touches_nothing() -> None:
         raise AssertionError("no producer needed")
 
     assert (await Publisher(factory, topic="t", timeout_seconds=1).publish([])).acked == ()
+
+
+async def test_a_record_too_large_for_kafka_is_rejected_and_the_others_are_sent() -> None:
+    producer = FakeProducer(too_large_at=[1], broker_too_large_at=[3])
+    outcome = await Publisher(lambda: producer, topic="t", timeout_seconds=1).publish(
+        [_article(n) for n in range(5)]
+    )
+    assert outcome.acked == (f"{0:064x}", f"{2:064x}", f"{4:064x}")
+    assert outcome.rejected == (f"{1:064x}", f"{3:064x}")
+    assert outcome.failed == 0 and outcome.error is None
