@@ -46,10 +46,13 @@ __all__ = [
     "strip_html",
 ]
 
-REJECT_REASONS: tuple[str, ...] = ("no_url", "bad_url", "empty", "invalid", "malformed", "too_large")
+REJECT_REASONS: tuple[str, ...] = (
+    "no_url", "bad_url", "empty", "invalid", "malformed", "too_large", "too_many",
+)  # fmt: skip
 """Why an entry was rejected: no link nor URL guid; a link that is not http(s); no title nor summary;
 the built record failed the Article schema; the document's item was not an entry at all; the encoded record
-is over ``max_record_bytes`` (or Kafka refused it for its size)."""
+is over ``max_record_bytes`` (or Kafka refused it for its size); the document has more entries than the
+poller's ``max_entries_per_feed`` (the last ones are not read)."""
 MAX_RECORD_BYTES = 1_000_000
 """Default cap of an encoded record: the producer and the articles topic take 1 MiB, overhead included."""
 

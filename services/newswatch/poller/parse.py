@@ -62,6 +62,8 @@ class ParsedFeed:
     language: str | None = None
     ttl_seconds: float | None = None
     bozo: str | None = None
+    dropped: int = 0
+    """Entries beyond ``max_entries`` (the last ones in document order), not read."""
 
 
 def parse_datetime(value: object) -> datetime | None:
@@ -109,16 +111,22 @@ def _looks_like_json(body: bytes, content_type: str | None) -> bool:
     return head.startswith(b"{")
 
 
-def parse_feed(body: bytes, *, url: str, content_type: str | None = None) -> ParsedFeed:
+def parse_feed(
+    body: bytes, *, url: str, content_type: str | None = None, max_entries: int | None = None
+) -> ParsedFeed:
     """Parse ``body`` fetched from ``url``; relative links resolve against ``url`` (or the document's base).
+
+    At most ``max_entries`` entries are read, the first in document order (feeds list the newest first); the
+    others are counted in ``dropped``. CPU-bound (feedparser: ~1.5 ms an entry): callers on an event loop
+    run it in a thread.
 
     >>> parse_feed(b'<rss version="2.0"><channel><item><title>Hi</title></item></channel></rss>',
     ...            url="https://example.org/rss").entries[0].title
     'Hi'
     """
     if _looks_like_json(body, content_type):
-        return _parse_json_feed(body, url)
-    return _parse_xml_feed(body, url, content_type)
+        return _parse_json_feed(body, url, max_entries)
+    return _parse_xml_feed(body, url, content_type, max_entries)
 
 
 # --- XML (feedparser) ---------------------------------------------------------------------------------------
@@ -202,7 +210,7 @@ def _refuse_expanding_entities(body: bytes, url: str, headers: dict[str, str]) -
         )
 
 
-def _parse_xml_feed(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
+def _parse_xml_feed(body: bytes, url: str, content_type: str | None, max_entries: int | None) -> ParsedFeed:
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
@@ -218,9 +226,10 @@ def _parse_xml_feed(body: bytes, url: str, content_type: str | None) -> ParsedFe
     version = doc.get("version") or ""
     if not raw_entries and (not version or broken):
         raise FeedParseError(url, f"not a feed ({bozo or 'no RSS/Atom root element'})")
+    kept = raw_entries[:max_entries]
     entries: list[RawEntry] = []
     rejected: list[str] = []
-    for raw in raw_entries:
+    for raw in kept:
         try:
             entries.append(_xml_entry(raw))
         except (AttributeError, TypeError, ValueError):
@@ -235,6 +244,7 @@ def _parse_xml_feed(body: bytes, url: str, content_type: str | None) -> ParsedFe
         language=_opt_text(meta.get("language")),
         ttl_seconds=_ttl_seconds(meta.get("ttl")),
         bozo=bozo,
+        dropped=len(raw_entries) - len(kept),
     )
 
 
@@ -275,11 +285,13 @@ def _json_entry(item: dict[str, Any]) -> RawEntry:
     )
 
 
-def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
+def _parse_json_feed(body: bytes, url: str, max_entries: int | None) -> ParsedFeed:
     try:
         doc = json.loads(body.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FeedParseError(url, f"invalid JSON: {exc}") from exc
+    except RecursionError as exc:  # nesting deeper than the interpreter's recursion limit
+        raise FeedParseError(url, "invalid JSON: nested too deeply") from exc
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an integer over 4,300 digits
+        raise FeedParseError(url, f"invalid JSON: {str(exc)[:200]}") from exc
     if not isinstance(doc, dict):
         raise FeedParseError(url, "JSON Feed must be an object")
     version = _text(doc.get("version"))
@@ -288,9 +300,10 @@ def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
         raise FeedParseError(url, "JSON document is not a JSON Feed (no version, no items)")
     if not isinstance(items, list):
         items = []
+    kept = items[:max_entries]
     entries: list[RawEntry] = []
     rejected: list[str] = []
-    for item in items:
+    for item in kept:
         if not isinstance(item, dict):
             rejected.append("malformed")
             continue
@@ -302,4 +315,5 @@ def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
         title=_opt_text(doc.get("title")),
         link=_opt_text(doc.get("home_page_url")),
         language=_opt_text(doc.get("language")),
+        dropped=len(items) - len(kept),
     )

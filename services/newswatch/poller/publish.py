@@ -1,10 +1,15 @@
 """Publish Articles to Kafka with kafka-python and report exactly which ones the broker acknowledged.
 
 The producer (acks=all, idempotent, compressed; built from the broker package's config in ``main.py``) is
-blocking, so :meth:`Publisher.publish` sends from a worker thread and awaits the acknowledgements on the
-event loop. The wait is longer than the producer's own delivery timeout, so a record we report as failed has
-expired in the producer and will not be delivered later behind our back (no silent duplicate when we retry
-it on the next poll).
+blocking, so :meth:`Publisher.publish` sends from a worker thread and awaits the acknowledgements on the event
+loop. That wait is longer than the producer's own delivery timeout, so a record we report as failed has
+expired in the producer and will not be delivered later behind our back (no silent duplicate when we retry it
+on the next poll).
+
+The worker threads are the publisher's own, never the loop's default executor (which DNS look-ups use): a
+broker that is down must not stall fetching. The producer is built (bootstrap) in the background, from
+:meth:`Publisher.start`; a publish waits for it at most ``start_timeout_seconds``, then fails fast (retried on
+the next poll) while the build goes on.
 
     publisher = Publisher(lambda: KafkaProducer(**config), topic="news.articles.v1", timeout_seconds=30)
     outcome = await publisher.publish(articles)
@@ -18,6 +23,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -26,6 +32,9 @@ from newswatch.contracts import Article
 __all__ = ["ProducerLike", "PublishOutcome", "Publisher", "encode_article", "encode_value"]
 
 log = logging.getLogger(__name__)
+
+_THREADS = 4
+"""The publisher's own threads: one build at a time, sends of several feeds beside it."""
 
 
 class _FutureLike(Protocol):
@@ -104,32 +113,79 @@ def _watch(loop: asyncio.AbstractEventLoop, future: _FutureLike) -> asyncio.Futu
 
 
 class Publisher:
-    """Owns one lazily created producer; :meth:`publish` may run for many feeds at once.
+    """Owns one producer, built in the background; :meth:`publish` may run for many feeds at once.
 
-    Sending happens in a worker thread (``send`` can block while metadata is fetched); acknowledgements are
-    awaited on the event loop through the futures' callbacks, so no thread waits for the broker.
+    Building and sending happen in the publisher's own threads (``send`` can block while metadata is
+    fetched); acknowledgements are awaited on the event loop through the futures' callbacks, so no thread
+    waits for the broker. One build runs at a time; a failed build is retried by the next publish.
     """
 
     def __init__(
-        self, producer_factory: Callable[[], ProducerLike], *, topic: str, timeout_seconds: float
+        self,
+        producer_factory: Callable[[], ProducerLike],
+        *,
+        topic: str,
+        timeout_seconds: float,
+        start_timeout_seconds: float = 5.0,
     ) -> None:
         self._factory = producer_factory
         self._topic = topic
         self._timeout = timeout_seconds
+        self._start_timeout = start_timeout_seconds
         self._producer: ProducerLike | None = None
-        self._lock = threading.Lock()
+        self._building: Future[ProducerLike] | None = None
+        self._closed = False
+        self._lock = threading.Lock()  # guards the three fields above; never held while building
+        self._threads = ThreadPoolExecutor(_THREADS, thread_name_prefix="newswatch-publish")
 
-    def _get_producer(self) -> ProducerLike:
+    def start(self) -> None:
+        """Begin building the producer in the background (no-op when built, being built, or closed)."""
         with self._lock:
-            if self._producer is None:
-                self._producer = self._factory()
-            return self._producer
+            self._start_locked()
 
-    def _send_all(self, articles: Sequence[Article]) -> _Sent:
+    def _start_locked(self) -> Future[ProducerLike] | None:
+        if self._building is not None and self._building.done():
+            self._building = None  # cancelled before it ran, or settled but not yet cleared by _build
+        if self._producer is None and self._building is None and not self._closed:
+            self._building = self._threads.submit(self._build)
+        return self._building
+
+    def _build(self) -> ProducerLike:
         try:
-            producer = self._get_producer()
+            producer = self._factory()
         except Exception as exc:  # kafka-python raises many types (NoBrokersAvailable, KafkaError, OSError)
-            return [], [], f"cannot create producer: {type(exc).__name__}: {exc}"
+            log.warning("producer_start_failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+            with self._lock:
+                self._building = None
+            raise
+        with self._lock:
+            self._building = None
+            closed = self._closed
+            if not closed:
+                self._producer = producer
+        if closed:  # close() ran while we were connecting: this producer has no owner
+            _close_producer(producer, 0)
+            raise RuntimeError("publisher closed")
+        return producer
+
+    async def _ready_producer(self) -> tuple[ProducerLike | None, str | None]:
+        """The producer, or None and why not, after waiting at most ``start_timeout_seconds``."""
+        with self._lock:
+            producer = self._producer
+            building = None if producer is not None else self._start_locked()
+        if producer is not None:
+            return producer, None
+        if building is None:
+            return None, "publisher closed"
+        try:  # shielded: a publish giving up must not cancel the build the next one will use
+            ready = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(building)), self._start_timeout)
+        except TimeoutError:
+            return None, f"Kafka producer not ready after {self._start_timeout:g} s (still connecting)"
+        except Exception as exc:
+            return None, f"cannot create producer: {type(exc).__name__}: {exc}"
+        return ready, None
+
+    def _send_all(self, producer: ProducerLike, articles: Sequence[Article]) -> _Sent:
         sent: list[tuple[str, _FutureLike]] = []
         too_large: list[str] = []
         for article in articles:
@@ -152,8 +208,11 @@ class Publisher:
         """
         if not articles:
             return PublishOutcome(acked=())
+        producer, unavailable = await self._ready_producer()
+        if producer is None:
+            return PublishOutcome((), len(articles), unavailable)
         loop = asyncio.get_running_loop()
-        sent, too_large, error = await asyncio.to_thread(self._send_all, articles)
+        sent, too_large, error = await loop.run_in_executor(self._threads, self._send_all, producer, articles)
         waiters = [_watch(loop, future) for _, future in sent]
         if waiters:
             await asyncio.wait(waiters, timeout=self._timeout + max(1.0, 0.2 * self._timeout))
@@ -177,16 +236,21 @@ class Publisher:
         return PublishOutcome(acked, failed, error, tuple(too_large))
 
     def close(self, timeout_seconds: float | None = None) -> None:
-        """Flush and close the producer (if one was created)."""
+        """Flush and close the producer (if one was built) and stop the publisher's threads."""
         with self._lock:
+            self._closed = True
             producer, self._producer = self._producer, None
-        if producer is None:
-            return
-        try:
-            producer.flush(timeout=timeout_seconds)
-        except Exception as exc:
-            log.warning("producer_flush_failed", extra={"error": f"{type(exc).__name__}: {exc}"})
-        try:
-            producer.close(timeout=timeout_seconds)
-        except Exception as exc:
-            log.warning("producer_close_failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+        self._threads.shutdown(wait=False, cancel_futures=True)
+        if producer is not None:
+            _close_producer(producer, timeout_seconds)
+
+
+def _close_producer(producer: ProducerLike, timeout_seconds: float | None) -> None:
+    try:
+        producer.flush(timeout=timeout_seconds)
+    except Exception as exc:
+        log.warning("producer_flush_failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+    try:
+        producer.close(timeout=timeout_seconds)
+    except Exception as exc:
+        log.warning("producer_close_failed", extra={"error": f"{type(exc).__name__}: {exc}"})

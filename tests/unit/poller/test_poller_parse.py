@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -260,6 +261,42 @@ def test_an_escaped_entity_declaration_is_only_text() -> None:
     ).encode()
     parsed = parse_feed(body, url="https://example.org/rss", content_type="application/rss+xml")
     assert parsed.entries[0].title == "XML tips"  # not refused: the text is no declaration
+
+
+JSON_FEED_HEAD = b'{"version": "https://jsonfeed.org/version/1.1", "items": '
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (JSON_FEED_HEAD + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
+        (JSON_FEED_HEAD + b'[{"id": ' + b"7" * 5000 + b', "url": "https://example.org/a"}]}', "digits"),
+        (JSON_FEED_HEAD + b'[{"title": "caf\xe9"}]}', "utf-8"),
+    ],
+    ids=["nesting", "5000-digit-number", "not-utf-8"],
+)
+def test_json_the_decoder_cannot_take_is_a_parse_error(body: bytes, message: str) -> None:
+    with pytest.raises(FeedParseError, match=message):
+        parse_feed(body, url="https://example.org/feed.json", content_type="application/feed+json")
+
+
+def _rss_items(count: int) -> bytes:
+    items = "".join(
+        f"<item><title>T{n}</title><link>https://example.org/{n}</link></item>" for n in range(count)
+    )
+    return f'<rss version="2.0"><channel>{items}</channel></rss>'.encode()
+
+
+def _json_items(count: int) -> bytes:
+    items = [{"id": str(n), "url": f"https://example.org/{n}", "title": f"T{n}"} for n in range(count)]
+    return json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": items}).encode()
+
+
+@pytest.mark.parametrize("document", [_rss_items, _json_items], ids=["rss", "json"])
+def test_entries_beyond_the_cap_are_not_read_but_counted(document: Callable[[int], bytes]) -> None:
+    parsed = parse_feed(document(5), url="https://example.org/feed", max_entries=2)
+    assert [entry.title for entry in parsed.entries] == ["T0", "T1"] and parsed.dropped == 3
+    assert parse_feed(document(5), url="https://example.org/feed").dropped == 0
 
 
 def test_rss_ttl_is_read_in_minutes() -> None:

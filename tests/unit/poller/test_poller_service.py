@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import threading
 from collections.abc import Sequence
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 from newswatch.contracts import Article
+from newswatch.poller import service
 from newswatch.poller.errors import FeedFetchError, FeedRateLimitedError, FeedTimeoutError
 from newswatch.poller.feeds import FeedConfig
 from newswatch.poller.fetch import FetchResult, Validators
@@ -73,6 +76,7 @@ def make(
     script: dict[str, list[FetchResult | FeedFetchError]],
     feeds: Sequence[FeedConfig] | None = None,
     fetcher: ScriptedFetcher | None = None,
+    **options: int,
 ) -> tuple[Poller, ScriptedFetcher, FakeSink, Store, CollectorRegistry, Clock]:
     feeds = feeds or [FeedConfig(name="f", url=URL, interval_seconds=900)]
     fetcher, sink, store, registry, clock = (
@@ -92,6 +96,7 @@ def make(
         limits=LIMITS,
         rng=random.Random(1),
         clock=clock,
+        **options,  # type: ignore[arg-type]
     )
     return poller, fetcher, sink, store, registry, clock
 
@@ -282,3 +287,54 @@ async def test_records_kafka_refuses_for_their_size_are_rejections_not_failures(
     assert report.outcome == "ok" and report.new == 1 and report.rejected == 1 and report.unpublished == 0
     assert store.feed_state(URL).failures == 0 and store.seen_count() == 1
     assert value(registry, "newswatch_poller_items_rejected_total", reason="too_large") == 1
+
+
+JSON_HEAD = b'{"version": "https://jsonfeed.org/version/1.1", "items": '
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        JSON_HEAD + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        JSON_HEAD + b'[{"id": ' + b"7" * 5000 + b', "url": "https://x.example/a", "title": "A"}]}',
+        b'<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY a "' + b"A" * 1000 + b'">\n]>\n'
+        b'<rss version="2.0"><channel><item><title>' + b"&a;" * 5000 + b"</title></item></channel></rss>",
+    ],
+    ids=["deep-nesting", "5000-digit-number", "entity-expansion"],
+)
+async def test_a_body_the_parsers_cannot_take_is_a_parse_error_with_back_off(body: bytes) -> None:
+    poller, _, sink, store, registry, clock = make({URL: [ok(body)]})
+    report = await poller.poll_feed(FEED)
+    assert report.outcome == "parse_error" and report.next_check_in_seconds == 60
+    assert store.feed_state(URL).failures == 1 and store.feed_state(URL).next_check_at == clock.now + 60
+    assert sink.published == []
+    assert value(registry, "newswatch_poller_polls_total", outcome="parse_error") == 1
+
+
+async def test_parsing_and_normalising_run_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    threads: list[str] = []
+    real_parse, real_normalise = service.parse_feed, service.normalise_entry
+
+    def parse(*args: object, **kwargs: object) -> object:
+        threads.append(threading.current_thread().name)
+        return real_parse(*args, **kwargs)  # type: ignore[arg-type]
+
+    def normalise(*args: object, **kwargs: object) -> object:
+        threads.append(threading.current_thread().name)
+        return real_normalise(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service, "parse_feed", parse)
+    monkeypatch.setattr(service, "normalise_entry", normalise)
+    poller, *_ = make({URL: [ok(rss(("A", "https://x.example/a")))]})
+    assert (await poller.poll_feed(FEED)).new == 1
+    poller.close()
+    assert len(threads) == 2 and all(name.startswith("newswatch-parse") for name in threads), threads
+
+
+async def test_entries_beyond_the_cap_are_counted_as_too_many() -> None:
+    body = rss(*((f"T{n}", f"https://x.example/{n}") for n in range(5)))
+    poller, _, sink, _, registry, _ = make({URL: [ok(body)]}, max_entries_per_feed=2)
+    report = await poller.poll_feed(FEED)
+    assert report.outcome == "ok" and report.new == 2 and report.rejected == 3 and len(sink.published) == 2
+    assert value(registry, "newswatch_poller_items_rejected_total", reason="too_many") == 3
+    assert value(registry, "newswatch_poller_items_total", result="rejected") == 3
