@@ -61,7 +61,7 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _RATE_LIMITED = frozenset({429, 503})
 _INFLATE_STEP = 65_536
 """Most bytes one inflate step may produce; the size cap is checked after each step."""
-_GZIP_WBITS = {"gzip": zlib.MAX_WBITS | 16, "x-gzip": zlib.MAX_WBITS | 16, "deflate": zlib.MAX_WBITS}
+_WBITS = {"gzip": zlib.MAX_WBITS | 16, "x-gzip": zlib.MAX_WBITS | 16, "deflate": zlib.MAX_WBITS}
 _UNSUPPORTED_CODINGS = frozenset({"br", "zstd", "compress", "x-compress"})
 """Codings we never ask for (Accept-Encoding is gzip, deflate) and cannot decode."""
 
@@ -287,7 +287,7 @@ class _Inflater:
     def __init__(self, coding: str, step: int = _INFLATE_STEP) -> None:
         self._coding = coding
         self._step = step
-        self._zlib = zlib.decompressobj(_GZIP_WBITS[coding])
+        self._zlib = zlib.decompressobj(_WBITS[coding])
         self._started = False
 
     def feed(self, data: bytes) -> Iterator[bytes]:
@@ -329,7 +329,7 @@ def _content_coding(feed_url: str, headers: httpx.Headers) -> str | None:
         return None
     if codings[0] in _UNSUPPORTED_CODINGS:
         raise FeedNetworkError(feed_url, f"unsupported Content-Encoding {codings[0]!r}")
-    return codings[0] if codings[0] in _GZIP_WBITS else None
+    return codings[0] if codings[0] in _WBITS else None
 
 
 async def _raw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
@@ -520,7 +520,11 @@ class Fetcher:
         if declared.isdigit() and int(declared) > cap:
             self._observe(response.status_code, 0)
             raise FeedTooLargeError(feed_url, f"Content-Length {declared} exceeds the {cap}-byte cap")
-        coding = _content_coding(feed_url, response.headers)
+        try:
+            coding = _content_coding(feed_url, response.headers)
+        except FeedNetworkError:
+            self._observe(response.status_code, 0)
+            raise
         inflater = _Inflater(coding) if coding else None
         body = bytearray()
         async for chunk in _raw_chunks(response):
@@ -532,6 +536,7 @@ class Fetcher:
                         self._observe(response.status_code, len(body))
                         raise FeedTooLargeError(feed_url, f"body exceeds the {cap}-byte cap; aborted")
             except zlib.error as exc:
+                self._observe(response.status_code, len(body))
                 raise FeedNetworkError(feed_url, f"corrupt {coding} body: {exc}") from exc
         return bytes(body)
 

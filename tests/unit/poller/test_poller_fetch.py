@@ -222,6 +222,7 @@ async def test_stacked_or_unsupported_encodings_are_network_errors(header: str) 
     async with _fetcher(handler) as fetcher:
         with pytest.raises(FeedNetworkError, match="Content-Encoding"):
             await fetcher.fetch(FEED, Validators())
+        assert fetcher.observed == [(200, 0)]  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
