@@ -1,5 +1,8 @@
 """Fetch one feed over HTTP: conditional GET, per-host concurrency, size cap, redirect limit, SSRF guard.
 
+The body is decoded here, not by httpx: one Content-Encoding at most (gzip or deflate), inflated in steps of
+at most 64 KiB, so a compression bomb costs at most the size cap plus one step of memory.
+
 Every failure leaves as exactly one :class:`FeedFetchError` subclass (timeout, network, HTTP status, rate
 limited, too large, refused); httpx errors never escape. Redirects are followed here, one hop at a time, so
 that each target is checked by the :class:`AddressGuard` and loops are caught.
@@ -14,13 +17,15 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
 from newswatch.poller.errors import (
@@ -38,6 +43,7 @@ __all__ = [
     "FetchLimits",
     "FetchResult",
     "Fetcher",
+    "IPAddress",
     "IPNetwork",
     "Resolver",
     "ResponseObserver",
@@ -53,6 +59,11 @@ ResponseObserver = Callable[[int, int], None]
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _RATE_LIMITED = frozenset({429, 503})
+_INFLATE_STEP = 65_536
+"""Most bytes one inflate step may produce; the size cap is checked after each step."""
+_WBITS = {"gzip": zlib.MAX_WBITS | 16, "x-gzip": zlib.MAX_WBITS | 16, "deflate": zlib.MAX_WBITS}
+_UNSUPPORTED_CODINGS = frozenset({"br", "zstd", "compress", "x-compress"})
+"""Codings we never ask for (Accept-Encoding is gzip, deflate) and cannot decode."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,19 +120,46 @@ async def system_resolver(host: str, port: int) -> Sequence[str]:
     return sorted({str(info[4][0]) for info in infos})
 
 
-def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    address = ipaddress.ip_address(text.split("%", 1)[0])
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+
+
+def _address(text: str) -> IPAddress:
+    """The address ``text`` names, scope id dropped."""
+    return ipaddress.ip_address(text.split("%", 1)[0])
+
+
+def _effective(address: IPAddress) -> IPAddress | None:
+    """The address a connection to ``address`` really reaches, when that is an IPv4 address embedded in an
+    IPv6 form: IPv4-mapped (``::ffff:a.b.c.d``), NAT64 (``64:ff9b::a.b.c.d``) and 6to4 (``2002:AABB:CCDD::``).
+    None for forms that are never a public feed: IPv4-compatible (``::a.b.c.d``, deprecated) and local-use
+    NAT64 (``64:ff9b:1::/48``, whose embedding depends on the local prefix length).
+    """
+    if isinstance(address, ipaddress.IPv4Address):
+        return address
+    if address.ipv4_mapped is not None:
         return address.ipv4_mapped
+    if address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF)
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address in _NAT64_LOCAL or (address in _IPV4_COMPATIBLE and int(address) > 1):
+        return None
     return address
 
 
 class AddressGuard:
     """Refuse URLs whose host is, or resolves to, a non-global address (loopback, private, link-local,
     reserved, multicast...) unless the feed allows private addresses or the address is in
-    ``allowed_networks``.
+    ``allowed_networks``. IPv6 forms that embed an IPv4 address (mapped, NAT64, 6to4) are judged by the IPv4
+    address they reach; IPv4-compatible and local-use NAT64 addresses are refused.
 
     A host that resolves to several addresses is refused if any of them is not allowed.
+    :meth:`allowed_addresses` is what the fetcher's connections use, so the address checked is the address
+    connected to (no second resolution a DNS server could answer differently).
 
         guard = AddressGuard((ipaddress.ip_network("127.0.0.1/32"),))
         await guard.check("http://127.0.0.1:8080/rss", allow_private=False)   # allowed by the network list
@@ -131,10 +169,31 @@ class AddressGuard:
         self._allowed = tuple(allowed_networks)
         self._resolve = resolver or system_resolver
 
-    def _allowed_address(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-        if address.is_global and not address.is_multicast:
-            return True
+    def _listed(self, address: IPAddress) -> bool:
         return any(address.version == net.version and address in net for net in self._allowed)
+
+    def _allowed_address(self, address: IPAddress) -> bool:
+        reached = _effective(address)
+        if reached is not None and reached.is_global and not reached.is_multicast:
+            return True
+        return self._listed(address) or (reached is not None and self._listed(reached))
+
+    async def allowed_addresses(self, host: str, port: int) -> tuple[str, ...]:
+        """Resolve ``host`` once and return its addresses, every one of them allowed.
+
+        Raises :class:`FeedRefusedError` (its ``url`` is ``host``) when one is not allowed, and ``OSError``
+        when ``host`` does not resolve.
+        """
+        try:
+            texts: Sequence[str] = [str(ipaddress.ip_address(host))]
+        except ValueError:
+            texts = await self._resolve(host, port)
+        if not texts:
+            raise OSError(f"{host} resolves to no address")
+        for text in texts:
+            if not self._allowed_address(_address(text)):
+                raise FeedRefusedError(host, f"{host} resolves to non-public address {_address(text)}")
+        return tuple(texts)
 
     async def check(self, url: str, *, allow_private: bool) -> None:
         """Raise :class:`FeedRefusedError` unless ``url`` is http(s) and its host may be fetched."""
@@ -151,18 +210,137 @@ class AddressGuard:
         except ValueError as exc:
             raise FeedRefusedError(url, "invalid port") from exc
         try:
-            texts: Sequence[str] = [str(ipaddress.ip_address(host))]
-        except ValueError:
+            await self.allowed_addresses(host, port)
+        except FeedRefusedError as exc:
+            raise FeedRefusedError(url, exc.message) from exc
+        except OSError as exc:
+            raise FeedNetworkError(url, f"cannot resolve {host}: {exc}") from exc
+
+
+class _PinnedBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network layer, connecting to the addresses :meth:`AddressGuard.allowed_addresses` resolved
+    and allowed, never to a second resolution. TLS and the Host header still name the URL's host: httpcore
+    takes both from the request, not from the address dialled."""
+
+    def __init__(self, guard: AddressGuard, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
+        self._guard = guard
+        self._inner = inner or httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            addresses = await self._guard.allowed_addresses(host, port)
+        except OSError as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        failure: Exception = httpcore.ConnectError(f"no address of {host} answered")
+        for address in addresses:
             try:
-                texts = await self._resolve(host, port)
-            except OSError as exc:
-                raise FeedNetworkError(url, f"cannot resolve {host}: {exc}") from exc
-        if not texts:
-            raise FeedNetworkError(url, f"{host} resolves to no address")
-        for text in texts:
-            address = _address(text)
-            if not self._allowed_address(address):
-                raise FeedRefusedError(url, f"{host} resolves to non-public address {address}")
+                return await self._inner.connect_tcp(
+                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+        raise failure
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("feeds are not fetched over unix sockets")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def _pinned_transport(guard: AddressGuard, limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
+    """httpx's own transport with its connection pool on a :class:`_PinnedBackend`.
+
+    httpx does not take a network backend, so the pool it built is replaced by one built alike (same TLS
+    context defaults, no proxy, nothing from the environment).
+    """
+    transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
+    transport._pool = httpcore.AsyncConnectionPool(
+        ssl_context=httpx.create_ssl_context(trust_env=False),
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        network_backend=_PinnedBackend(guard),
+    )
+    return transport
+
+
+class _Inflater:
+    """Undo one gzip or deflate coding in bounded steps; :meth:`feed` yields pieces of at most ``step`` bytes.
+
+    "deflate" should be zlib-wrapped (RFC 9110) but some servers send raw deflate: a first chunk that is
+    not a zlib stream is retried as raw deflate, as browsers do.
+    """
+
+    def __init__(self, coding: str, step: int = _INFLATE_STEP) -> None:
+        self._coding = coding
+        self._step = step
+        self._zlib = zlib.decompressobj(_WBITS[coding])
+        self._started = False
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        if not self._started and data:
+            self._started = True
+            if self._coding == "deflate":
+                probe = self._zlib.copy()
+                try:
+                    probe.decompress(data[:2])
+                except zlib.error:
+                    self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+        pending = data
+        while not self._zlib.eof:
+            piece = self._zlib.decompress(pending, self._step)
+            if piece:
+                yield piece
+            pending = self._zlib.unconsumed_tail
+            if not pending and len(piece) < self._step:
+                return
+
+
+def _content_coding(feed_url: str, headers: httpx.Headers) -> str | None:
+    """The one coding to undo ("gzip", "x-gzip" or "deflate"), or None for an identity body.
+
+    Stacked codings ("gzip, gzip") are refused: each layer multiplies the expansion ratio, and no feed
+    server needs them. Unknown labels ("utf-8", "none": misconfigured servers) are read as identity, as
+    httpx does.
+    """
+    codings = [
+        token.strip().lower()
+        for token in headers.get_list("content-encoding", split_commas=True)
+        if token.strip() and token.strip().lower() != "identity"
+    ]
+    if len(codings) > 1:
+        raise FeedNetworkError(
+            feed_url, f"stacked Content-Encoding {', '.join(codings)!r} refused: one coding at most"
+        )
+    if not codings:
+        return None
+    if codings[0] in _UNSUPPORTED_CODINGS:
+        raise FeedNetworkError(feed_url, f"unsupported Content-Encoding {codings[0]!r}")
+    return codings[0] if codings[0] in _WBITS else None
+
+
+async def _raw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The body as sent, still encoded. Read from ``response.stream`` rather than ``aiter_raw`` because httpx
+    reads an in-memory response (``httpx.MockTransport`` in tests) when it is built, and its stream then
+    still holds the encoded bytes."""
+    stream = response.stream
+    if not isinstance(stream, httpx.AsyncByteStream):
+        raise TypeError("the fetcher needs an async transport")
+    async for chunk in stream:
+        yield chunk
 
 
 async def _drain(response: httpx.Response, limit: int = 65_536) -> None:
@@ -182,9 +360,12 @@ def _origin(url: str) -> str:
 
 
 class Fetcher:
-    """One shared ``httpx.AsyncClient`` with per-origin semaphores; :meth:`fetch` may run concurrently.
+    """Two ``httpx.AsyncClient`` objects with per-origin semaphores; :meth:`fetch` may run concurrently.
 
-    ``transport`` and ``resolver`` are injectable, so unit tests need no network (``httpx.MockTransport``).
+    Feeds that may not reach private addresses go through a client whose connections dial only the
+    addresses the :class:`AddressGuard` allowed (:class:`_PinnedBackend`); feeds configured with
+    ``allow_private`` use a plain client, created on first use. ``transport`` and ``resolver`` are
+    injectable, so unit tests need no network (``httpx.MockTransport`` replaces both clients' transports).
     """
 
     def __init__(
@@ -199,16 +380,30 @@ class Fetcher:
         self._guard = AddressGuard(limits.allow_private_networks, resolver)
         self._observer = observer
         self._host_slots: dict[str, asyncio.Semaphore] = {}
-        self._client = httpx.AsyncClient(
+        self._pool_limits = httpx.Limits(
+            max_connections=limits.max_connections, max_keepalive_connections=limits.max_connections
+        )
+        self._client = self._new_client(transport or _pinned_transport(self._guard, self._pool_limits))
+        self._open_client: httpx.AsyncClient | None = self._client if transport is not None else None
+
+    def _new_client(self, transport: httpx.AsyncBaseTransport) -> httpx.AsyncClient:
+        limits = self._limits
+        return httpx.AsyncClient(
             transport=transport,
             follow_redirects=False,
             timeout=httpx.Timeout(limits.read_timeout, connect=limits.connect_timeout, pool=limits.deadline),
-            limits=httpx.Limits(
-                max_connections=limits.max_connections, max_keepalive_connections=limits.max_connections
-            ),
-            headers={"User-Agent": limits.user_agent, "Accept": _ACCEPT},
+            headers={"User-Agent": limits.user_agent, "Accept": _ACCEPT, "Accept-Encoding": "gzip, deflate"},
             trust_env=False,
         )
+
+    def _client_for(self, allow_private: bool) -> httpx.AsyncClient:
+        if not allow_private:
+            return self._client
+        if self._open_client is None:
+            self._open_client = self._new_client(
+                httpx.AsyncHTTPTransport(limits=self._pool_limits, trust_env=False)
+            )
+        return self._open_client
 
     async def __aenter__(self) -> Self:
         return self
@@ -220,6 +415,8 @@ class Fetcher:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+        if self._open_client is not None and self._open_client is not self._client:
+            await self._open_client.aclose()
 
     def _slot(self, url: str) -> asyncio.Semaphore:
         origin = _origin(url)
@@ -246,7 +443,7 @@ class Fetcher:
             visited.add(current)
             await self._guard.check(current, allow_private=allow_private)
             async with self._slot(current):
-                location = await self._request(url, current, validators)
+                location = await self._request(self._client_for(allow_private), url, current, validators)
             if isinstance(location, FetchResult):
                 return location
             if location in visited:
@@ -254,11 +451,15 @@ class Fetcher:
             current = location
         raise FeedHTTPError(url, f"more than {self._limits.max_redirects} redirects")
 
-    async def _request(self, feed_url: str, url: str, validators: Validators) -> FetchResult | str:
+    async def _request(
+        self, client: httpx.AsyncClient, feed_url: str, url: str, validators: Validators
+    ) -> FetchResult | str:
         """One hop: a :class:`FetchResult`, or the absolute URL a redirect points to."""
         try:
-            request = self._client.build_request("GET", url, headers=validators.headers())
-            response = await self._client.send(request, stream=True)
+            request = client.build_request("GET", url, headers=validators.headers())
+            response = await client.send(request, stream=True)
+        except FeedRefusedError as exc:  # the pinned connection found a non-public address (DNS rebinding)
+            raise FeedRefusedError(feed_url, f"{exc.message} when connecting to {url}") from exc
         except httpx.TimeoutException as exc:
             raise FeedTimeoutError(feed_url, f"{type(exc).__name__} from {url}") from exc
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
@@ -319,12 +520,24 @@ class Fetcher:
         if declared.isdigit() and int(declared) > cap:
             self._observe(response.status_code, 0)
             raise FeedTooLargeError(feed_url, f"Content-Length {declared} exceeds the {cap}-byte cap")
+        try:
+            coding = _content_coding(feed_url, response.headers)
+        except FeedNetworkError:
+            self._observe(response.status_code, 0)
+            raise
+        inflater = _Inflater(coding) if coding else None
         body = bytearray()
-        async for chunk in response.aiter_bytes():
-            body += chunk
-            if len(body) > cap:
+        async for chunk in _raw_chunks(response):
+            pieces = inflater.feed(chunk) if inflater else (chunk,)
+            try:
+                for piece in pieces:
+                    body += piece
+                    if len(body) > cap:
+                        self._observe(response.status_code, len(body))
+                        raise FeedTooLargeError(feed_url, f"body exceeds the {cap}-byte cap; aborted")
+            except zlib.error as exc:
                 self._observe(response.status_code, len(body))
-                raise FeedTooLargeError(feed_url, f"body exceeds the {cap}-byte cap; aborted")
+                raise FeedNetworkError(feed_url, f"corrupt {coding} body: {exc}") from exc
         return bytes(body)
 
     def _observe(self, status: int, nbytes: int) -> None:

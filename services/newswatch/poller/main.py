@@ -40,9 +40,12 @@ __all__ = ["add_poll_arguments", "open_poller", "producer_factory", "run_poll", 
 log = logging.getLogger(__name__)
 
 
-def producer_factory(kafka: KafkaSettings, *, timeout_seconds: float) -> Callable[[], ProducerLike]:
+def producer_factory(
+    kafka: KafkaSettings, *, timeout_seconds: float, start_timeout_seconds: float = 5.0
+) -> Callable[[], ProducerLike]:
     """A factory of kafka-python producers for articles: the broker package's durable config (acks=all,
-    idempotent, gzip) with its waits bounded by the poller's publish timeout.
+    idempotent, gzip) with its waits bounded by the poller's publish timeout, and its bootstrap (eager in
+    kafka-python 3, 30 s by default) by ``start_timeout_seconds``.
 
     publisher = Publisher(producer_factory(settings.kafka, timeout_seconds=30), topic=..., timeout_seconds=30)
     """
@@ -55,6 +58,7 @@ def producer_factory(kafka: KafkaSettings, *, timeout_seconds: float) -> Callabl
         "delivery_timeout_ms": delivery_ms,  # kafka-python needs it >= linger_ms + request_timeout_ms
         "request_timeout_ms": min(kafka.request_timeout_ms, max(1_000, delivery_ms // 2)),
         "max_block_ms": delivery_ms,
+        "bootstrap_timeout_ms": int(start_timeout_seconds * 1000),
     }
 
     def build() -> ProducerLike:
@@ -95,14 +99,21 @@ async def open_poller(
         ),
     )
     publisher = Publisher(
-        producer or producer_factory(settings.kafka, timeout_seconds=options.publish_timeout_seconds),
+        producer
+        or producer_factory(
+            settings.kafka,
+            timeout_seconds=options.publish_timeout_seconds,
+            start_timeout_seconds=options.producer_start_timeout_seconds,
+        ),
         topic=topic or settings.kafka.topic_articles,
         timeout_seconds=options.publish_timeout_seconds,
+        start_timeout_seconds=options.producer_start_timeout_seconds,
     )
     store = Store.open(options.store_path or settings.state_dir / "poller.sqlite3")
     try:
+        publisher.start()  # connects in the background while the first feeds are fetched
         async with Fetcher(limits, observer=metrics.observe_response) as fetcher:
-            yield Poller(
+            poller = Poller(
                 feeds,
                 fetcher=fetcher,
                 publisher=publisher,
@@ -117,7 +128,13 @@ async def open_poller(
                 ),
                 max_concurrency=options.max_concurrency,
                 shutdown_grace_seconds=options.shutdown_grace_seconds,
+                max_record_bytes=options.max_record_bytes,
+                max_entries_per_feed=options.max_entries_per_feed,
             )
+            try:
+                yield poller
+            finally:
+                poller.close()
     finally:
         await asyncio.to_thread(publisher.close, options.shutdown_grace_seconds)
         store.close()

@@ -123,7 +123,7 @@ class PollerMetrics:
         if nbytes:
             self.response_bytes.inc(nbytes)
 
-    def reject(self, reason: str) -> None:
-        """Count one rejected entry (``reason`` outside :data:`REJECT_REASONS` counts as ``invalid``)."""
-        self.items.labels(result="rejected").inc()
-        self.items_rejected.labels(reason=reason if reason in REJECT_REASONS else "invalid").inc()
+    def reject(self, reason: str, count: int = 1) -> None:
+        """Count ``count`` rejected entries; a reason outside :data:`REJECT_REASONS` counts as invalid."""
+        self.items.labels(result="rejected").inc(count)
+        self.items_rejected.labels(reason=reason if reason in REJECT_REASONS else "invalid").inc(count)

@@ -8,6 +8,8 @@
 - Dates: aware UTC; before 1970 or more than a day after the fetch is treated as unknown.
 - Language: entry, then feed configuration (the operator knows better than a CMS default), then the feed
   document, then a small en/fr stop-word heuristic.
+- Size: the record as published (key and JSON value) must fit ``max_record_bytes``: Kafka refuses larger ones
+  for good, so they are rejected here (``too_large``) instead of failing the feed's publish on every poll.
 
     context = FeedContext(feed_url="https://example.org/rss", fetched_at=datetime.now(UTC))
     result = normalise_entry(raw_entry, context)
@@ -28,8 +30,10 @@ from pydantic import ValidationError
 
 from newswatch.contracts import Article, RecordInvalidError, validate_record
 from newswatch.poller.parse import RawEntry
+from newswatch.poller.publish import encode_value
 
 __all__ = [
+    "MAX_RECORD_BYTES",
     "REJECT_REASONS",
     "FeedContext",
     "Rejected",
@@ -42,9 +46,15 @@ __all__ = [
     "strip_html",
 ]
 
-REJECT_REASONS: tuple[str, ...] = ("no_url", "bad_url", "empty", "invalid", "malformed")
+REJECT_REASONS: tuple[str, ...] = (
+    "no_url", "bad_url", "empty", "invalid", "malformed", "too_large", "too_many",
+)  # fmt: skip
 """Why an entry was rejected: no link nor URL guid; a link that is not http(s); no title nor summary;
-the built record failed the Article schema; the document's item was not an entry at all."""
+the built record failed the Article schema; the document's item was not an entry at all; the encoded record
+is over ``max_record_bytes`` (or Kafka refused it for its size); the document has more entries than the
+poller's ``max_entries_per_feed`` (the last ones are not read)."""
+MAX_RECORD_BYTES = 1_000_000
+"""Default cap of an encoded record: the producer and the articles topic take 1 MiB, overhead included."""
 
 _TRACKING_EXACT = frozenset(
     {
@@ -300,7 +310,9 @@ def _first_language(candidates: Iterable[str | None]) -> str | None:
 # --- Entry -> Article ---------------------------------------------------------------------------------------
 
 
-def normalise_entry(entry: RawEntry, context: FeedContext) -> Article | Rejected:
+def normalise_entry(
+    entry: RawEntry, context: FeedContext, *, max_record_bytes: int = MAX_RECORD_BYTES
+) -> Article | Rejected:
     """Build and validate the Article for ``entry``; a :class:`Rejected` says why not.
 
     >>> ctx = FeedContext(feed_url="https://example.org/rss", fetched_at=datetime(2024, 1, 1, tzinfo=UTC))
@@ -344,7 +356,13 @@ def normalise_entry(entry: RawEntry, context: FeedContext) -> Article | Rejected
             authors=authors[:50],
             fetched_at=context.fetched_at,
         )
-        validate_record("article", article.model_dump(mode="json"))
+        record = article.model_dump(mode="json")
+        validate_record("article", record)
     except (ValidationError, RecordInvalidError) as exc:
         return Rejected("invalid", str(exc)[:500])
+    size = len(identifier) + len(encode_value(record))  # the id is ASCII hex: one byte a character
+    if size > max_record_bytes:
+        return Rejected(
+            "too_large", f"encoded record of {size} bytes exceeds the {max_record_bytes}-byte cap"
+        )
     return article

@@ -37,6 +37,12 @@ class PollerSettings(BaseModel):
     allow_private_networks: tuple[str, ...] = Field(
         default=(), description="CIDRs a feed may resolve to although not global, e.g. ['127.0.0.1/32']."
     )
+    max_entries_per_feed: int = Field(
+        default=1000,
+        ge=1,
+        description="Entries read from one document (about 1.5 s of CPU per 1,000); the rest, the last in "
+        "document order, are counted as too_many rejections.",
+    )
     # Scheduling
     default_interval_seconds: float = Field(default=900.0, gt=0)
     min_interval_seconds: float = Field(default=60.0, gt=0)
@@ -45,8 +51,21 @@ class PollerSettings(BaseModel):
     backoff_max_seconds: float = Field(default=21_600.0, gt=0)
     backoff_jitter: float = Field(default=0.2, ge=0, lt=1, description="Relative +/- jitter of back-off.")
     # Publishing
+    max_record_bytes: int = Field(
+        default=1_000_000,
+        gt=0,
+        le=1_000_000,
+        description="Largest encoded Article (key + JSON value); a larger entry is a counted rejection "
+        "(too_large). The producer and the articles topic take 1 MiB, record overhead included.",
+    )
     publish_timeout_seconds: float = Field(
         default=30.0, gt=0, description="Kafka delivery timeout; a batch not acknowledged by then is retried."
+    )
+    producer_start_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="Bootstrap of the Kafka producer, built in the background; a publish waits no longer "
+        "for it (the poll is then a publish_error, retried), and fetching never waits for it.",
     )
     shutdown_grace_seconds: float = Field(default=30.0, gt=0)
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import ipaddress
-from collections.abc import Callable, Sequence
+import tracemalloc
+import zlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -18,7 +22,7 @@ from newswatch.poller.errors import (
     FeedTimeoutError,
     FeedTooLargeError,
 )
-from newswatch.poller.fetch import AddressGuard, Fetcher, FetchLimits, Validators
+from newswatch.poller.fetch import AddressGuard, Fetcher, FetchLimits, Resolver, Validators
 
 FEED = "https://feeds.example.org/rss"
 PUBLIC = {"feeds.example.org": ["93.184.216.34"], "cdn.example.org": ["2606:2800:220:1::1"]}
@@ -27,6 +31,8 @@ PUBLIC = {"feeds.example.org": ["93.184.216.34"], "cdn.example.org": ["2606:2800
 async def fake_resolver(host: str, port: int) -> Sequence[str]:
     if host == "unresolvable.example":
         raise OSError("Name or service not known")
+    if host == "nat64.example":
+        return ["64:ff9b::a00:7"]
     return PUBLIC.get(host, ["10.0.0.7"])
 
 
@@ -162,6 +168,98 @@ async def test_gzip_bomb_is_capped_on_decoded_size() -> None:
             await fetcher.fetch(FEED, Validators())
 
 
+async def _wire(data: bytes, chunk: int = 65_536) -> httpx.AsyncByteStream:  # type: ignore[misc]
+    """``data`` as a network stream: httpx decodes an in-memory ``content=`` body when it is built."""
+    for start in range(0, len(data), chunk):
+        yield data[start : start + chunk]
+
+
+def _zeros_gzip(size: int) -> bytes:
+    """gzip of ``size`` zero bytes, compressed in 1 MB steps (the plain data never sits in memory)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    block = b"\0" * 1_000_000
+    parts = [packer.compress(block) for _ in range(size // len(block))]
+    return b"".join(parts) + packer.flush()
+
+
+async def test_gzip_bomb_is_decoded_in_bounded_steps() -> None:
+    bomb = _zeros_gzip(20_000_000)  # ~20 KB on the wire, served as one chunk
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=_wire(bomb), headers={"Content-Encoding": "gzip"})
+
+    async with _fetcher(handler, max_body_bytes=100_000) as fetcher:
+        tracemalloc.start()
+        try:
+            with pytest.raises(FeedTooLargeError):
+                await fetcher.fetch(FEED, Validators())
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert peak < 2_000_000, f"decoding grew memory by {peak} bytes for a 100 KB cap"
+
+
+async def test_stacked_content_encodings_are_refused() -> None:
+    inner = _zeros_gzip(5_000_000)
+    stacked = gzip.compress(inner)  # a few hundred bytes that would expand twice
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=_wire(stacked), headers={"Content-Encoding": "gzip, gzip"})
+
+    async with _fetcher(handler, max_body_bytes=100_000) as fetcher:
+        with pytest.raises(FeedNetworkError, match="Content-Encoding") as caught:
+            await fetcher.fetch(FEED, Validators())
+    assert caught.value.outcome == "network_error"
+
+
+@pytest.mark.parametrize(
+    "header", ["gzip, gzip", "deflate, gzip", "gzip,identity,deflate", "br", "zstd", "compress"]
+)
+async def test_stacked_or_unsupported_encodings_are_network_errors(header: str) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=_wire(b"\x1f\x8b whatever"), headers={"Content-Encoding": header})
+
+    async with _fetcher(handler) as fetcher:
+        with pytest.raises(FeedNetworkError, match="Content-Encoding"):
+            await fetcher.fetch(FEED, Validators())
+        assert fetcher.observed == [(200, 0)]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("header", "pack"),
+    [
+        ("deflate", zlib.compress),  # RFC 9110: zlib-wrapped
+        ("deflate", lambda data: zlib.compress(data, wbits=-zlib.MAX_WBITS)),  # raw deflate, seen in the wild
+        ("x-gzip", gzip.compress),
+        ("identity, gzip", gzip.compress),
+        ("GZIP", gzip.compress),
+        ("", lambda data: data),
+    ],
+)
+async def test_single_encodings_are_decoded(header: str, pack: Callable[[bytes], bytes]) -> None:
+    payload = b"<rss>" + b"caf\xc3\xa9 " * 50_000 + b"</rss>"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.headers["Accept-Encoding"] == "gzip, deflate"
+        return httpx.Response(200, content=_wire(pack(payload)), headers={"Content-Encoding": header})
+
+    async with _fetcher(handler) as fetcher:
+        result = await fetcher.fetch(FEED, Validators())
+        assert fetcher.observed == [(200, len(payload))]  # type: ignore[attr-defined]
+    assert result.body == payload
+
+
+async def test_gzip_streamed_in_small_chunks_is_decoded() -> None:
+    payload = b"<rss>" + bytes(range(256)) * 4000 + b"</rss>"
+    compressed = gzip.compress(payload)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=_wire(compressed, 7), headers={"Content-Encoding": "gzip"})
+
+    async with _fetcher(handler) as fetcher:
+        assert (await fetcher.fetch(FEED, Validators())).body == payload
+
+
 async def test_transport_timeout_is_a_timeout() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ReadTimeout("slow", request=request)
@@ -276,6 +374,16 @@ async def test_deadline_covers_the_whole_fetch() -> None:
         "http://[::ffff:127.0.0.1]/rss",
         "http://224.0.0.1/rss",
         "http://240.0.0.1/rss",
+        "http://[64:ff9b::7f00:1]/rss",  # NAT64 of 127.0.0.1
+        "http://[64:ff9b::a9fe:a9fe]/latest",  # NAT64 of 169.254.169.254
+        "http://[64:ff9b::a00:7]/rss",  # NAT64 of 10.0.0.7
+        "http://[64:ff9b:1::a00:7]/rss",  # local-use NAT64
+        "http://[2002:7f00:1::1]/rss",  # 6to4 of 127.0.0.1
+        "http://[2002:c0a8:101::]/rss",  # 6to4 of 192.168.1.1
+        "http://[::7f00:1]/rss",  # IPv4-compatible 127.0.0.1
+        "http://[::5db8:d822]/rss",  # IPv4-compatible, even of a public address (deprecated form)
+        "http://[2001::5db8:d822]/rss",  # Teredo
+        "http://nat64.example/rss",  # resolves (fake) to a NAT64 form of 10.0.0.7
     ],
 )
 async def test_guard_refuses_non_public_addresses(url: str) -> None:
@@ -284,7 +392,14 @@ async def test_guard_refuses_non_public_addresses(url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["https://feeds.example.org/rss", "http://93.184.216.34/", "https://cdn.example.org/x"]
+    "url",
+    [
+        "https://feeds.example.org/rss",
+        "http://93.184.216.34/",
+        "https://cdn.example.org/x",
+        "http://[64:ff9b::5db8:d822]/rss",  # NAT64 (DNS64 networks) of a public address
+        "http://[2002:5db8:d822::1]/rss",  # 6to4 of a public address
+    ],
 )
 async def test_guard_allows_public_addresses(url: str) -> None:
     await AddressGuard(resolver=fake_resolver).check(url, allow_private=False)
@@ -322,3 +437,83 @@ async def test_fetcher_refuses_private_feed_without_requesting_it() -> None:
         with pytest.raises(FeedRefusedError) as caught:
             await fetcher.fetch("http://127.0.0.1:9/rss", Validators())
     assert caught.value.outcome == "refused"
+
+
+async def test_guard_judges_embedded_ipv4_against_the_allowed_networks() -> None:
+    guard = AddressGuard((ipaddress.ip_network("127.0.0.1/32"),), resolver=fake_resolver)
+    await guard.check("http://[64:ff9b::7f00:1]:8080/rss", allow_private=False)
+    with pytest.raises(FeedRefusedError):
+        await guard.check("http://[64:ff9b::7f00:2]:8080/rss", allow_private=False)
+
+
+# --- connections go to the address the guard checked (real transport, a server on 127.0.0.1) ----------------
+
+LOOPBACK = (ipaddress.ip_network("127.0.0.1/32"),)
+
+
+@asynccontextmanager
+async def _local_server(answer: bool = True) -> AsyncIterator[tuple[int, list[bytes]]]:
+    """A one-shot HTTP server on 127.0.0.1: yields its port and the first bytes of every connection."""
+    received: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        received.append(await reader.read(65_536))
+        if answer:
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\n<rss/>")
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    async with server:
+        yield server.sockets[0].getsockname()[1], received
+
+
+def _resolving(answers: dict[str, list[list[str]]]) -> Resolver:
+    """A resolver that gives each host its scripted answers in turn (the last one repeats)."""
+    calls: dict[str, int] = {}
+
+    async def resolve(host: str, port: int) -> Sequence[str]:
+        script = answers[host]
+        index = calls[host] = calls.get(host, -1) + 1
+        return script[min(index, len(script) - 1)]
+
+    return resolve
+
+
+async def test_connection_dials_the_resolved_address_and_keeps_the_host_header() -> None:
+    async with _local_server() as (port, received):
+        resolver = _resolving({"feed.invalid": [["127.0.0.1"]]})  # not resolvable by the system
+        limits = FetchLimits(allow_private_networks=LOOPBACK)
+        async with Fetcher(limits, resolver=resolver) as fetcher:
+            result = await fetcher.fetch(f"http://feed.invalid:{port}/rss", Validators())
+    assert result.body == b"<rss/>"
+    assert f"Host: feed.invalid:{port}".encode() in received[0]
+
+
+async def test_dns_rebinding_between_check_and_connect_is_refused() -> None:
+    async with _local_server() as (port, received):
+        # "localhost" is what the system resolver would give a second look-up: loopback.
+        resolver = _resolving({"localhost": [["93.184.216.34"], ["127.0.0.1"]]})
+        async with Fetcher(FetchLimits(), resolver=resolver) as fetcher:
+            with pytest.raises(FeedRefusedError, match=r"127\.0\.0\.1") as caught:
+                await fetcher.fetch(f"http://localhost:{port}/rss", Validators())
+    assert received == []
+    assert caught.value.url == f"http://localhost:{port}/rss" and caught.value.outcome == "refused"
+
+
+async def test_tls_names_the_host_not_the_address() -> None:
+    async with _local_server(answer=False) as (port, received):
+        resolver = _resolving({"secure.invalid": [["127.0.0.1"]]})
+        limits = FetchLimits(allow_private_networks=LOOPBACK)
+        async with Fetcher(limits, resolver=resolver) as fetcher:
+            with pytest.raises(FeedNetworkError):  # the server hangs up after the ClientHello
+                await fetcher.fetch(f"https://secure.invalid:{port}/rss", Validators())
+    assert b"secure.invalid" in received[0]  # the SNI extension of the ClientHello
+
+
+async def test_a_feed_allowed_private_addresses_is_fetched_without_the_guard() -> None:
+    async with _local_server() as (port, _), Fetcher(FetchLimits(), resolver=_resolving({})) as fetcher:
+        result = await fetcher.fetch(f"http://127.0.0.1:{port}/rss", Validators(), allow_private=True)
+        with pytest.raises(FeedRefusedError):
+            await fetcher.fetch(f"http://127.0.0.1:{port}/rss", Validators())
+    assert result.body == b"<rss/>"

@@ -284,3 +284,15 @@ def test_non_url_guid_id_follows_the_feed_name_not_its_url() -> None:
     first, second, third = (normalise_entry(entry, ctx) for ctx in (before, after, other))
     assert isinstance(first, Article) and isinstance(second, Article) and isinstance(third, Article)
     assert first.id == second.id != third.id
+
+
+def test_a_record_over_the_size_cap_is_rejected_as_too_large() -> None:
+    # 300k control characters: each becomes a 6-byte \u escape in JSON, 1.2 MB once encoded.
+    huge = RawEntry(None, "https://news.example.org/huge", "Huge", "", "\x01" * 300_000, None)
+    result = normalise_entry(huge, CTX)
+    assert isinstance(result, Rejected) and result.reason == "too_large"
+    assert "1000000-byte cap" in result.detail
+    fine = RawEntry(None, "https://news.example.org/fine", "Fine", "", "é" * 150_000, None)  # 300 KB
+    assert isinstance(normalise_entry(fine, CTX), Article)
+    small_cap = normalise_entry(fine, CTX, max_record_bytes=100_000)
+    assert isinstance(small_cap, Rejected) and small_cap.reason == "too_large"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -177,6 +178,125 @@ def test_json_feed_fields() -> None:
 def test_bad_json_feeds_raise_parse_error(body: bytes) -> None:
     with pytest.raises(FeedParseError):
         parse_feed(body, url="https://example.org/feed.json", content_type="application/feed+json")
+
+
+# --- entity declarations (quadratic blow-up, billion laughs) ------------------------------------------------
+
+LONG = "A" * 1000
+
+
+def _entity_feed(declarations: str, title: str, prolog: str = "") -> bytes:
+    return (
+        f'<?xml version="1.0"?>\n{prolog}\n<!DOCTYPE rss [\n{declarations}\n]>\n<rss version="2.0"><channel>'
+        f"<item><title>{title}</title><link>https://example.org/1</link></item></channel></rss>"
+    ).encode()
+
+
+def test_a_repeated_internal_entity_is_refused_before_parsing() -> None:
+    body = _entity_feed(f'<!ENTITY a "{LONG}">', "&a;" * 5000)  # 16 KB that would expand to 5M characters
+    assert len(body) < 17_000
+    with pytest.raises(FeedParseError, match="entity") as caught:
+        parse_feed(body, url="https://example.org/rss", content_type="application/rss+xml")
+    assert caught.value.outcome == "parse_error"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _entity_feed(f"<!ENTITY a '{LONG}'>", "&a;" * 100),
+        _entity_feed('<!ENTITY a "AAAAAAAA"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">', "&b;" * 100),
+        _entity_feed('<!ENTITY % p "AAAAAAAAAAAAAAAA"><!ENTITY a "%p;">', "&a;"),
+        _entity_feed('<!ENTITY a SYSTEM "file:///etc/passwd">', "&a;"),
+        # hidden behind a comment that holds what looks like an element, so feedparser's own DOCTYPE rewrite
+        # does not see the declaration and passes it to expat as it is
+        _entity_feed(f'<!ENTITY a "{LONG}">', "&a;" * 100, prolog="<!-- <a> -->"),
+        # inside a comment of the prolog: feedparser's regular expression still picks it up
+        _entity_feed(f'<!--\n<!ENTITY a "{LONG}">\n-->', "&a;" * 100),
+        # a CDATA opener inside DTD comments must not hide what lies between them
+        _entity_feed(f'<!-- <a --><!-- <![CDATA[ --><!ENTITY a "{LONG}"><!-- ]]> -->', "&a;" * 100),
+        _entity_feed(f'<!ENTITY a "{LONG}">', "&a;" * 100)
+        .decode()
+        .replace('"1.0"', '"1.0" encoding="utf-16"')
+        .encode("utf-16"),
+        _entity_feed(f'<!entity a "{LONG}">', "&a;" * 100),
+    ],
+    ids=[
+        "single-quoted",
+        "nested",
+        "parameter",
+        "external",
+        "behind-comment",
+        "in-comment",
+        "cdata-in-dtd-comments",
+        "utf-16",
+        "case",
+    ],
+)
+def test_expanding_entity_declarations_are_refused(body: bytes) -> None:
+    with pytest.raises(FeedParseError, match="entity"):
+        parse_feed(body, url="https://example.org/rss", content_type="application/rss+xml")
+
+
+def test_entity_declarations_hidden_by_the_http_charset_are_refused() -> None:
+    # The HTTP charset wins over the document for application/*+xml: in UTF-7, "<" is "+ADw-".
+    text = _entity_feed(f'<!ENTITY a "{LONG}">', "&a;" * 100).decode()
+    body = text.encode("utf-7").replace(b"<", b"+ADw-")
+    assert b"<!ENTITY" not in body and body.decode("utf-7") == text
+    with pytest.raises(FeedParseError, match="entity"):
+        parse_feed(body, url="https://example.org/rss", content_type="application/rss+xml; charset=utf-7")
+
+
+def test_character_and_short_entities_are_kept() -> None:
+    body = _entity_feed(
+        '<!ENTITY nbsp "&#160;">\n<!ENTITY mdash "&#x2014;">\n<!ENTITY c "(c)">', "A&nbsp;B&mdash;&c;"
+    )
+    parsed = parse_feed(body, url="https://example.org/rss", content_type="application/rss+xml")
+    assert parsed.entries[0].title == "A\xa0B\u2014(c)"
+
+
+def test_an_escaped_entity_declaration_is_only_text() -> None:
+    body = (
+        '<rss version="2.0"><channel><item><title>XML tips</title><link>https://example.org/x</link>'
+        f'<description>Write &lt;!ENTITY a "{LONG}"&gt; in a DTD</description></item></channel></rss>'
+    ).encode()
+    parsed = parse_feed(body, url="https://example.org/rss", content_type="application/rss+xml")
+    assert parsed.entries[0].title == "XML tips"  # not refused: the text is no declaration
+
+
+JSON_FEED_HEAD = b'{"version": "https://jsonfeed.org/version/1.1", "items": '
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (JSON_FEED_HEAD + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
+        (JSON_FEED_HEAD + b'[{"id": ' + b"7" * 5000 + b', "url": "https://example.org/a"}]}', "digits"),
+        (JSON_FEED_HEAD + b'[{"title": "caf\xe9"}]}', "utf-8"),
+    ],
+    ids=["nesting", "5000-digit-number", "not-utf-8"],
+)
+def test_json_the_decoder_cannot_take_is_a_parse_error(body: bytes, message: str) -> None:
+    with pytest.raises(FeedParseError, match=message):
+        parse_feed(body, url="https://example.org/feed.json", content_type="application/feed+json")
+
+
+def _rss_items(count: int) -> bytes:
+    items = "".join(
+        f"<item><title>T{n}</title><link>https://example.org/{n}</link></item>" for n in range(count)
+    )
+    return f'<rss version="2.0"><channel>{items}</channel></rss>'.encode()
+
+
+def _json_items(count: int) -> bytes:
+    items = [{"id": str(n), "url": f"https://example.org/{n}", "title": f"T{n}"} for n in range(count)]
+    return json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": items}).encode()
+
+
+@pytest.mark.parametrize("document", [_rss_items, _json_items], ids=["rss", "json"])
+def test_entries_beyond_the_cap_are_not_read_but_counted(document: Callable[[int], bytes]) -> None:
+    parsed = parse_feed(document(5), url="https://example.org/feed", max_entries=2)
+    assert [entry.title for entry in parsed.entries] == ["T0", "T1"] and parsed.dropped == 3
+    assert parse_feed(document(5), url="https://example.org/feed").dropped == 0
 
 
 def test_rss_ttl_is_read_in_minutes() -> None:

@@ -4,17 +4,21 @@ back-off and recovery, isolation of a broken feed, and the scheduler loop's shut
 from __future__ import annotations
 
 import asyncio
+import json
 import random
+import threading
 from collections.abc import Sequence
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 from newswatch.contracts import Article
+from newswatch.poller import service
 from newswatch.poller.errors import FeedFetchError, FeedRateLimitedError, FeedTimeoutError
 from newswatch.poller.feeds import FeedConfig
 from newswatch.poller.fetch import FetchResult, Validators
 from newswatch.poller.metrics import PollerMetrics
-from newswatch.poller.publish import PublishOutcome
+from newswatch.poller.publish import PublishOutcome, encode_article
 from newswatch.poller.schedule import ScheduleLimits
 from newswatch.poller.service import Poller
 from newswatch.poller.store import Store
@@ -72,6 +76,7 @@ def make(
     script: dict[str, list[FetchResult | FeedFetchError]],
     feeds: Sequence[FeedConfig] | None = None,
     fetcher: ScriptedFetcher | None = None,
+    **options: int,
 ) -> tuple[Poller, ScriptedFetcher, FakeSink, Store, CollectorRegistry, Clock]:
     feeds = feeds or [FeedConfig(name="f", url=URL, interval_seconds=900)]
     fetcher, sink, store, registry, clock = (
@@ -91,6 +96,7 @@ def make(
         limits=LIMITS,
         rng=random.Random(1),
         clock=clock,
+        **options,  # type: ignore[arg-type]
     )
     return poller, fetcher, sink, store, registry, clock
 
@@ -230,3 +236,105 @@ async def test_scheduler_polls_when_due_and_stops_cleanly() -> None:
     hang.set()
     await asyncio.wait_for(loop_task, timeout=5)
     assert store.feed_state(URL).next_check_at == clock.now + 900
+
+
+class SizeLimitedSink(FakeSink):
+    """Like kafka-python with max_request_size = 1 MiB: sending a larger record fails, the batch with it."""
+
+    async def publish(self, articles: Sequence[Article]) -> PublishOutcome:
+        for index, article in enumerate(articles):
+            if sum(map(len, encode_article(article))) > 1_048_576:
+                self.published.extend(a.id for a in articles[:index])
+                failed = len(articles) - index
+                return PublishOutcome(
+                    tuple(a.id for a in articles[:index]), failed, "MessageSizeTooLargeError"
+                )
+        return await super().publish(articles)
+
+
+def json_feed(*items: dict[str, object]) -> bytes:
+    return json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": list(items)}).encode()
+
+
+async def test_an_oversized_entry_is_a_counted_rejection_and_the_entries_after_it_are_published() -> None:
+    body = json_feed(
+        {"id": "a", "url": "https://x.example/a", "title": "A"},
+        {"id": "b", "url": "https://x.example/b", "title": "B", "content_text": "\x01" * 300_000},
+        {"id": "c", "url": "https://x.example/c", "title": "C"},
+    )
+    poller, _, _, store, registry, _ = make({URL: [ok(body, etag='"v1"')]})
+    sink = SizeLimitedSink()
+    poller._publisher = sink
+    report = await poller.poll_feed(FEED)
+    assert report.outcome == "ok" and report.new == 2 and report.rejected == 1
+    assert len(sink.published) == 2
+    assert store.feed_state(URL).validators == Validators('"v1"', None)  # advanced: the feed is not stuck
+    assert value(registry, "newswatch_poller_items_rejected_total", reason="too_large") == 1
+    assert value(registry, "newswatch_poller_polls_total", outcome="publish_error") == 0
+
+
+async def test_records_kafka_refuses_for_their_size_are_rejections_not_failures() -> None:
+    class RefusingSink(FakeSink):
+        async def publish(self, articles: Sequence[Article]) -> PublishOutcome:
+            acked = tuple(a.id for a in articles[1:])
+            self.published.extend(acked)
+            return PublishOutcome(acked, rejected=(articles[0].id,))
+
+    body = rss(("A", "https://x.example/a"), ("B", "https://x.example/b"))
+    poller, _, _, store, registry, _ = make({URL: [ok(body)]})
+    poller._publisher = RefusingSink()
+    report = await poller.poll_feed(FEED)
+    assert report.outcome == "ok" and report.new == 1 and report.rejected == 1 and report.unpublished == 0
+    assert store.feed_state(URL).failures == 0 and store.seen_count() == 1
+    assert value(registry, "newswatch_poller_items_rejected_total", reason="too_large") == 1
+
+
+JSON_HEAD = b'{"version": "https://jsonfeed.org/version/1.1", "items": '
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        JSON_HEAD + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        JSON_HEAD + b'[{"id": ' + b"7" * 5000 + b', "url": "https://x.example/a", "title": "A"}]}',
+        b'<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY a "' + b"A" * 1000 + b'">\n]>\n'
+        b'<rss version="2.0"><channel><item><title>' + b"&a;" * 5000 + b"</title></item></channel></rss>",
+    ],
+    ids=["deep-nesting", "5000-digit-number", "entity-expansion"],
+)
+async def test_a_body_the_parsers_cannot_take_is_a_parse_error_with_back_off(body: bytes) -> None:
+    poller, _, sink, store, registry, clock = make({URL: [ok(body)]})
+    report = await poller.poll_feed(FEED)
+    assert report.outcome == "parse_error" and report.next_check_in_seconds == 60
+    assert store.feed_state(URL).failures == 1 and store.feed_state(URL).next_check_at == clock.now + 60
+    assert sink.published == []
+    assert value(registry, "newswatch_poller_polls_total", outcome="parse_error") == 1
+
+
+async def test_parsing_and_normalising_run_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    threads: list[str] = []
+    real_parse, real_normalise = service.parse_feed, service.normalise_entry
+
+    def parse(*args: object, **kwargs: object) -> object:
+        threads.append(threading.current_thread().name)
+        return real_parse(*args, **kwargs)  # type: ignore[arg-type]
+
+    def normalise(*args: object, **kwargs: object) -> object:
+        threads.append(threading.current_thread().name)
+        return real_normalise(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service, "parse_feed", parse)
+    monkeypatch.setattr(service, "normalise_entry", normalise)
+    poller, *_ = make({URL: [ok(rss(("A", "https://x.example/a")))]})
+    assert (await poller.poll_feed(FEED)).new == 1
+    poller.close()
+    assert len(threads) == 2 and all(name.startswith("newswatch-parse") for name in threads), threads
+
+
+async def test_entries_beyond_the_cap_are_counted_as_too_many() -> None:
+    body = rss(*((f"T{n}", f"https://x.example/{n}") for n in range(5)))
+    poller, _, sink, _, registry, _ = make({URL: [ok(body)]}, max_entries_per_feed=2)
+    report = await poller.poll_feed(FEED)
+    assert report.outcome == "ok" and report.new == 2 and report.rejected == 3 and len(sink.published) == 2
+    assert value(registry, "newswatch_poller_items_rejected_total", reason="too_many") == 3
+    assert value(registry, "newswatch_poller_items_total", result="rejected") == 3

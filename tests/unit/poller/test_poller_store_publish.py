@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from kafka.errors import MessageSizeTooLargeError
 
 from newswatch.contracts import Article, validate_record
 from newswatch.poller.errors import StoreError
@@ -87,18 +92,39 @@ class _Future:
             fn(RuntimeError("NotLeaderForPartition"))
 
 
+class _TooLargeFuture(_Future):
+    """Failed by the broker: the record is over the topic's max.message.bytes."""
+
+    def add_errback(self, fn: Callable[[BaseException], None]) -> None:
+        fn(MessageSizeTooLargeError("MESSAGE_TOO_LARGE"))
+
+
 class FakeProducer:
-    def __init__(self, outcomes: Sequence[bool | None] = (), send_error_at: int | None = None) -> None:
+    def __init__(
+        self,
+        outcomes: Sequence[bool | None] = (),
+        send_error_at: int | None = None,
+        too_large_at: Sequence[int] = (),
+        broker_too_large_at: Sequence[int] = (),
+    ) -> None:
         self.outcomes = list(outcomes)
         self.send_error_at = send_error_at
+        self.too_large_at = set(too_large_at)
+        self.broker_too_large_at = set(broker_too_large_at)
+        self.calls = 0
         self.sent: list[tuple[str, bytes | None, bytes | None]] = []
         self.flushed = 0
         self.closed = False
 
     def send(self, topic: str, value: bytes | None = None, key: bytes | None = None) -> _Future:
+        self.calls += 1
+        if self.calls - 1 in self.too_large_at:
+            raise MessageSizeTooLargeError("The message is 1200317 bytes when serialized")
         if self.send_error_at is not None and len(self.sent) == self.send_error_at:
             raise TimeoutError("metadata not available after 1000 ms")
         self.sent.append((topic, key, value))
+        if self.calls - 1 in self.broker_too_large_at:
+            return _TooLargeFuture(None)
         return _Future(self.outcomes[len(self.sent) - 1] if len(self.sent) <= len(self.outcomes) else True)
 
     def flush(self, timeout: float | None = None) -> None:
@@ -159,3 +185,87 @@ async def test_empty_batch_touches_nothing() -> None:
         raise AssertionError("no producer needed")
 
     assert (await Publisher(factory, topic="t", timeout_seconds=1).publish([])).acked == ()
+
+
+async def test_a_record_too_large_for_kafka_is_rejected_and_the_others_are_sent() -> None:
+    producer = FakeProducer(too_large_at=[1], broker_too_large_at=[3])
+    outcome = await Publisher(lambda: producer, topic="t", timeout_seconds=1).publish(
+        [_article(n) for n in range(5)]
+    )
+    assert outcome.acked == (f"{0:064x}", f"{2:064x}", f"{4:064x}")
+    assert outcome.rejected == (f"{1:064x}", f"{3:064x}")
+    assert outcome.failed == 0 and outcome.error is None
+
+
+class SlowFactory:
+    """A producer factory that blocks, like kafka-python bootstrapping against a broker that is down."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.calls = 0
+        self.producer = FakeProducer()
+
+    def __call__(self) -> FakeProducer:
+        self.calls += 1
+        if not self.release.wait(timeout=10):
+            raise TimeoutError("bootstrap timed out")
+        return self.producer
+
+
+@pytest.fixture
+def slow_factory() -> Iterator[SlowFactory]:
+    factory = SlowFactory()
+    yield factory
+    factory.release.set()
+
+
+async def test_a_broker_down_at_start_up_leaves_the_default_executor_to_dns(
+    slow_factory: SlowFactory,
+) -> None:
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(ThreadPoolExecutor(2))  # where loop.getaddrinfo runs
+    publisher = Publisher(slow_factory, topic="t", timeout_seconds=1)
+    publishes = [asyncio.create_task(publisher.publish([_article(n)])) for n in range(4)]
+    await asyncio.sleep(0.05)
+    started = time.perf_counter()
+    await asyncio.wait_for(loop.getaddrinfo("127.0.0.1", 80), timeout=2)
+    assert time.perf_counter() - started < 0.5, "a DNS look-up waited for the producer"
+    slow_factory.release.set()
+    outcomes = await asyncio.gather(*publishes)
+    assert [outcome.acked for outcome in outcomes] == [(f"{n:064x}",) for n in range(4)]
+    assert slow_factory.calls == 1
+    publisher.close()
+
+
+async def test_a_publish_waits_for_the_producer_at_most_the_start_timeout(slow_factory: SlowFactory) -> None:
+    publisher = Publisher(slow_factory, topic="t", timeout_seconds=1, start_timeout_seconds=0.1)
+    publisher.start()  # the build begins before any publish
+    started = time.perf_counter()
+    first = await publisher.publish([_article(1), _article(2)])
+    assert time.perf_counter() - started < 1.0
+    assert first.acked == () and first.failed == 2 and "not ready" in (first.error or "")
+    slow_factory.release.set()  # the build went on in the background
+    for _ in range(100):
+        second = await publisher.publish([_article(1)])
+        if second.acked:
+            break
+        await asyncio.sleep(0.01)
+    assert second.acked == (f"{1:064x}",) and slow_factory.calls == 1
+    publisher.close()
+    assert slow_factory.producer.closed
+
+
+async def test_closing_while_the_producer_is_built_closes_it_when_it_arrives(
+    slow_factory: SlowFactory,
+) -> None:
+    publisher = Publisher(slow_factory, topic="t", timeout_seconds=1)
+    publisher.start()
+    await asyncio.sleep(0.05)
+    publisher.close()
+    slow_factory.release.set()
+    for _ in range(100):
+        if slow_factory.producer.closed:
+            break
+        await asyncio.sleep(0.01)
+    assert slow_factory.producer.closed
+    assert (await publisher.publish([_article(1)])).error == "publisher closed"
