@@ -22,7 +22,7 @@ from typing import Any
 from newswatch.contracts.models import EVENT_TYPES
 from newswatch.tooling.corpus import SOURCES, CorpusError, RawItem, iter_source
 
-__all__ = ["Annotation", "agreement", "counts", "merge", "read_annotations", "rebuild", "split"]
+__all__ = ["Annotation", "agreement", "counts", "main", "merge", "read_annotations", "rebuild", "split"]
 
 Labels = tuple[int, int, int]
 
@@ -186,3 +186,69 @@ def rebuild(pointer_files: Sequence[Path], repos: Mapping[str, Path], out_dir: P
         (out_dir / path.name).write_text("\n".join(lines) + "\n", encoding="utf-8")
         written[path.name] = len(lines)
     return written
+
+
+def _read_jsonl(paths: Iterable[Path]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for path in paths:
+        rows.extend(json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip())
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m newswatch.tooling.labelset``: merge a round's annotations into the committed label files.
+
+    --selection: the round's pointer files (selection output); --a/--b/--c: the annotators' and the third's
+    JSONL files. Writes OUT/validation.jsonl and OUT/train.jsonl (pointers + labels, no texts) and prints
+    agreement and counts as JSON.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m newswatch.tooling.labelset", description=main.__doc__)
+    parser.add_argument("--selection", type=Path, nargs="+", required=True)
+    parser.add_argument("--a", type=Path, nargs="+", required=True)
+    parser.add_argument("--b", type=Path, nargs="+", required=True)
+    parser.add_argument("--c", type=Path, nargs="*", default=[])
+    parser.add_argument("--validation-size", type=int, default=1400)
+    parser.add_argument("--seed", type=int, default=20261204)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    first, second, third = read_annotations(args.a), read_annotations(args.b), read_annotations(args.c)
+    decided = merge(first, second, third)
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for pointer in _read_jsonl(args.selection):
+        if pointer["id"] in seen:
+            continue
+        seen.add(pointer["id"])
+        source = SOURCES[pointer["source"]]
+        label = decided[pointer["id"]]
+        rows.append(
+            {
+                **pointer,
+                "repository": source.repository,
+                "commit": source.commit,
+                "licence": source.licence,
+                "labels": dict(zip(EVENT_TYPES, label["labels"], strict=True)),
+                "ambiguous": label["ambiguous"],
+                "note": label["note"],
+                "decided_by": label["decided_by"],
+            }
+        )
+    validation, train = split(rows, args.validation_size, args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, part in (("validation", validation), ("train", train)):
+        ordered = sorted(part, key=lambda r: str(r["id"]))
+        text = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in ordered)
+        (args.out / f"{name}.jsonl").write_text(text, encoding="utf-8")
+    report = {
+        "agreement": agreement(first, second),
+        "disagreements": sum(1 for r in rows if r["decided_by"] == "third"),
+        "counts": {"all": counts(rows), "validation": counts(validation), "train": counts(train)},
+    }
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
