@@ -55,7 +55,7 @@ class TrainConfig:
     dev_file: Path | None = None  # scored and recorded only
     base_model: str = DEFAULT_BASE
     base_override: str | None = None
-    trained_layers: int = 2
+    trained_layers: int = 4
     epochs: int = 3
     learning_rate: float = 1e-4
     head_learning_rate: float = 2e-3
