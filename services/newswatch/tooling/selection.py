@@ -14,14 +14,14 @@ import argparse
 import json
 import random
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from newswatch.classifier.screen import fold
 from newswatch.tooling.corpus import RawItem, iter_source
 
-__all__ = ["DEFAULT_QUOTAS", "QUERIES", "REPLAY_FROM", "Quota", "fold", "main", "matches", "select"]
+__all__ = ["DEFAULT_QUOTAS", "QUERIES", "REPLAY_FROM", "Quota", "main", "matches", "select"]
 
 # rssTrends items published on or after this day are kept for the replay bench, never labelled for training.
 REPLAY_FROM = "2025-09-01"
@@ -75,12 +75,6 @@ QUERIES: dict[str, dict[str, re.Pattern[str]]] = {
         ),
     },
 }
-
-
-def fold(text: str) -> str:
-    """Lower case, accents removed, typographic apostrophes made plain: what the queries match."""
-    decomposed = unicodedata.normalize("NFKD", text.lower().replace("’", "'"))
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def matches(item: RawItem) -> set[str]:
