@@ -80,6 +80,18 @@ class WorkerSettings(BaseModel):
         le=1_048_576,
         description="Original bytes kept (base64) in a dead letter; keeps it under Kafka's 1 MB default.",
     )
+    classify_timeout_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        le=3600,
+        description="A classifier call running longer is abandoned; its articles are retried one by one.",
+    )
+    max_classify_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="An article in flight at this many worker deaths is dead-lettered unclassified.",
+    )
     alert_partitions: int = Field(
         default=3, ge=1, description="Partitions of the alert-candidate topic and of the alert table."
     )
