@@ -27,7 +27,7 @@ import logging
 import queue
 import threading
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,6 +39,7 @@ import faust
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 from faust.exceptions import ProducerSendError
+from faust.transport.drivers.aiokafka import Producer as AIOKafkaFaustProducer
 from pydantic import ValidationError
 
 from newswatch import __version__
@@ -85,6 +86,24 @@ class _Outgoing:
     value: bytes
     source: SourceRecord | None = None
     deadletter: bool = False
+
+
+class _IdempotentProducer(AIOKafkaFaustProducer):
+    """faust's aiokafka producer with ``enable_idempotence`` on (faust has no setting for it).
+
+    The broker then drops a batch the producer re-sends after a lost acknowledgement (e.g. across a broker
+    restart), so retries cannot duplicate outputs or changelog records. Requires ``acks=all`` (ours: -1).
+    """
+
+    def _settings_extra(self) -> Mapping[str, Any]:
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+
+class _App(faust.App):
+    """``faust.App`` whose producer is idempotent."""
+
+    def _new_producer(self) -> Any:
+        return _IdempotentProducer(self.transport, loop=self.loop, beacon=self.beacon)
 
 
 class _InferenceThread:
@@ -159,7 +178,7 @@ class WorkerApp:
         self._executor = _InferenceThread()
         self._inference_lock = asyncio.Lock()  # one classifier call at a time: its timeout starts as it runs
         self._ledger = InflightLedger(None)  # the real one is opened by run(), in the state directory
-        self.app = faust.App(
+        self.app = _App(
             ws.app_id,
             **faust_app_config(kafka),
             store="memory://",

@@ -215,3 +215,15 @@ async def test_a_record_in_flight_at_repeated_deaths_is_dead_lettered_and_a_susp
     after = InflightLedger.open(tmp_path)  # what the next process finds: the suspect was cleared
     assert (after.attempts(sources[0]), after.attempts(sources[1])) == (3, 0)  # the poison one stays known
     after.close()
+
+
+async def test_the_worker_producer_is_idempotent(tmp_path: Path, classifier: KeywordClassifier) -> None:
+    settings = Settings(state_dir=tmp_path)
+    worker = WorkerApp(settings, classifier, WorkerMetrics(registry=CollectorRegistry()))
+    client = worker.app.producer._new_producer()  # type: ignore[attr-defined]  # the aiokafka producer faust starts
+    try:
+        manager = client._txn_manager  # aiokafka keeps the producer id and sequence numbers here
+        assert manager is not None, "enable_idempotence is off"
+        assert manager.transactional_id is None  # idempotent, not transactional
+    finally:
+        await client.client.close()
