@@ -35,6 +35,9 @@ class AlertPolicy(BaseModel):
     max_open_alerts_per_group: int = Field(default=500, ge=1)
     max_evidence: int = Field(default=10, ge=1, description="Evidence sentences kept per alert.")
     max_links: int = Field(default=100, ge=1, description="Links and article ids listed per alert.")
+    max_outlets: int = Field(
+        default=100, ge=3, description="Outlets listed per alert (severity needs at most flash_min_outlets)."
+    )
     flash_probability: float = Field(default=0.90, ge=0, le=1)
     flash_min_outlets: int = Field(default=3, ge=1)
     urgent_probability: float = Field(default=0.90, ge=0, le=1)
@@ -47,6 +50,8 @@ class AlertPolicy(BaseModel):
             raise ValueError("need window_hours <= entity_window_hours <= retention_hours")
         if self.urgent_min_outlets > self.flash_min_outlets:
             raise ValueError("need urgent_min_outlets <= flash_min_outlets")
+        if self.flash_min_outlets > self.max_outlets:
+            raise ValueError("need flash_min_outlets <= max_outlets")
         return self
 
 
