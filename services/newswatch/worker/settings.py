@@ -97,6 +97,12 @@ class WorkerSettings(BaseModel):
         le=100,
         description="An article in flight at this many worker deaths is dead-lettered unclassified.",
     )
+    fetch_partition_bytes: int = Field(
+        default=65_536,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description="Most bytes fetched per partition and request: how far a backlog is read ahead.",
+    )
     alert_partitions: int = Field(
         default=3, ge=1, description="Partitions of the alert-candidate topic and of the alert table."
     )

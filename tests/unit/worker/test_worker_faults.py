@@ -227,3 +227,19 @@ async def test_the_worker_producer_is_idempotent(tmp_path: Path, classifier: Key
         assert manager.transactional_id is None  # idempotent, not transactional
     finally:
         await client.client.close()
+
+
+def test_the_consumer_reads_a_backlog_ahead_in_small_fetches(
+    tmp_path: Path, classifier: KeywordClassifier
+) -> None:
+    """A 1 MB fetch per articles partition (faust's default) queued thousands of backlog articles ahead of
+    the candidates fetched after them: no alert until the backlog was nearly read (the backlog bench)."""
+    worker = WorkerApp(Settings(state_dir=tmp_path), classifier, WorkerMetrics(registry=CollectorRegistry()))
+    assert worker.app.conf.consumer_max_fetch_size == WorkerSettings().fetch_partition_bytes <= 65_536
+    custom = Settings(state_dir=tmp_path, worker=WorkerSettings(fetch_partition_bytes=4096))
+    assert (
+        WorkerApp(
+            custom, classifier, WorkerMetrics(registry=CollectorRegistry())
+        ).app.conf.consumer_max_fetch_size
+        == 4096
+    )
