@@ -28,7 +28,7 @@ import queue
 import threading
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -133,9 +133,13 @@ class _InferenceThread:
             if not future.set_running_or_notify_cancel():
                 continue
             try:
-                future.set_result(fn(*args))
+                result = fn(*args)
             except BaseException as exc:  # handed to the awaiting coroutine
-                future.set_exception(exc)
+                with contextlib.suppress(InvalidStateError):
+                    future.set_exception(exc)
+            else:
+                with contextlib.suppress(InvalidStateError):
+                    future.set_result(result)
         while True:  # cancel what was queued behind the stop
             try:
                 rest = self._queue.get_nowait()
