@@ -9,15 +9,19 @@
 Pure, no I/O. Candidates are grouped by event type (the key of the candidate topic, so one table partition
 owns a group). A candidate joins the open alert of its group that :func:`newswatch.worker.matching.judge`
 scores best (time, place, actor and similarity rules; reasoning in docs/worker.md), ties to the earliest
-first_seen; no match opens a new alert. State lives in three kinds of keys of one store:
-``g|<group>`` (index of open alerts), ``a|<alert_id>`` (full alert + the last version Kafka acknowledged) and
-``s|<event_type>|<article_id>`` (article already counted). Re-delivered articles are never counted twice; an
-alert whose state is ahead of its acknowledged version is re-sent with identical content.
+first_seen; no match opens a new alert. State lives in four kinds of keys of one store:
+``g|<group>`` (index of open alerts), ``a|<alert_id>`` (full alert + the last version Kafka acknowledged + the
+latest ids seen), ``i|<alert_id>|<n>`` (earlier ids seen, sealed in chunks of ``_IDS_PER_CHUNK``) and
+``s|<event_type>|<article_id>`` (article already seen). Every ``s|`` key an alert wrote, a counted source or a
+duplicate URL, is listed in its ids, so all are removed with the alert; no value grows with the number of
+sources (lists in the alert are capped, ``source_count`` counts on). Re-delivered articles are never counted
+twice; an alert whose state is ahead of its acknowledged version is re-sent with identical content.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import unicodedata
 from collections import Counter
@@ -49,6 +53,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _EVIDENCE_PER_SOURCE = 2
+_IDS_PER_CHUNK = 500  # article ids per sealed chunk: about 25 KB of JSON at most (ids are <= 48 characters)
 
 
 class StateStore(Protocol):
@@ -125,7 +130,8 @@ class _GroupIndex(_Model):
 class _AlertState(_Model):
     alert: Alert
     emitted_version: int = Field(ge=0)
-    source_ids: tuple[str, ...]
+    source_ids: tuple[str, ...]  # the latest ids seen (counted or duplicate URL), at most _IDS_PER_CHUNK
+    sealed_chunks: int = Field(default=0, ge=0)  # earlier ids in ``i|<alert_id>|0..sealed_chunks-1``
     event_start: UtcDatetime
     event_end: UtcDatetime
 
@@ -231,6 +237,28 @@ class AlertBook:
     def _write_alert(self, state: _AlertState) -> None:
         self._store[f"a|{state.alert.alert_id}"] = state.model_dump_json()
 
+    def _with_seen(self, state: _AlertState, article_id: str) -> _AlertState:
+        """``state`` with ``article_id`` listed as seen; a full list is sealed into a chunk key first."""
+        ids = state.source_ids
+        chunks = state.sealed_chunks
+        if len(ids) >= _IDS_PER_CHUNK:
+            self._store[f"i|{state.alert.alert_id}|{chunks}"] = json.dumps(list(ids))
+            ids, chunks = (), chunks + 1
+        return state.model_copy(update={"source_ids": (*ids, article_id), "sealed_chunks": chunks})
+
+    def _seen_ids(self, state: _AlertState) -> list[str]:
+        ids: list[str] = []
+        for n in range(state.sealed_chunks):
+            raw = self._store.get(f"i|{state.alert.alert_id}|{n}")
+            if raw is not None:
+                try:
+                    ids.extend(str(i) for i in json.loads(raw))
+                except (ValueError, TypeError) as exc:
+                    raise AlertStateError(
+                        f"id chunk {n} of {state.alert.alert_id!r} unreadable: {exc}"
+                    ) from exc
+        return [*ids, *state.source_ids]
+
     def _delete(self, key: str) -> None:
         if self._store.get(key) is not None:
             del self._store[key]
@@ -271,7 +299,8 @@ class AlertBook:
             previous = self._read_alert(best.alert_id)
             if previous is None:
                 raise AlertStateError(f"alert {best.alert_id!r} indexed but missing")
-            if candidate.url in previous.alert.links:
+            if candidate.url in previous.alert.links:  # (links are capped: a later repeat counts as new)
+                self._write_alert(self._with_seen(previous, candidate.article_id))  # pruned with the alert
                 self._store[seen_key] = best.alert_id
                 return AlertDecision("duplicate", None, best.alert_id)
             state = self._merge(previous, candidate)
@@ -322,8 +351,10 @@ class AlertBook:
         for summary in closed:
             state = self._read_alert(summary.alert_id)
             if state is not None:
-                for article_id in state.source_ids:
+                for article_id in self._seen_ids(state):
                     self._delete(self._seen_key(state.alert.event_type, article_id))
+                for n in range(state.sealed_chunks):
+                    self._delete(f"i|{summary.alert_id}|{n}")
                 self._delete(f"a|{summary.alert_id}")
         pruned = _GroupIndex(alerts=tuple(s for s in index.alerts if s.alert_id in kept_ids))
         self._store[f"g|{group}"] = pruned.model_dump_json()
@@ -401,7 +432,7 @@ class AlertBook:
             if len(evidence) < policy.max_evidence and _fold(item.sentence) not in known:
                 evidence.append(item)
                 known.add(_fold(item.sentence))
-        outlets = _append_unique(old.outlets, [candidate.outlet_name], limit=len(old.outlets) + 1)
+        outlets = _append_unique(old.outlets, [candidate.outlet_name], limit=policy.max_outlets)
         probability = max(old.probability, candidate.probability)
         published = [p for p in (old.published_at, candidate.published_at) if p is not None]
         first_seen = min(old.first_seen, candidate.fetched_at)
@@ -426,10 +457,11 @@ class AlertBook:
                 "model_version": candidate.model_version,
             }
         )
-        return _AlertState(
-            alert=Alert.model_validate(alert.model_dump()),
-            emitted_version=previous.emitted_version,
-            source_ids=(*previous.source_ids, candidate.article_id),
-            event_start=min(previous.event_start, candidate.event_time),
-            event_end=max(previous.event_end, candidate.event_time),
+        merged = previous.model_copy(
+            update={
+                "alert": Alert.model_validate(alert.model_dump()),
+                "event_start": min(previous.event_start, candidate.event_time),
+                "event_end": max(previous.event_end, candidate.event_time),
+            }
         )
+        return self._with_seen(merged, candidate.article_id)

@@ -11,7 +11,12 @@ one Classification per article to ``news.classified.v1`` + one Candidate per pos
 
 At-least-once with idempotent outputs: every output of a batch is acknowledged by Kafka before the
 batch's offsets are acked; the table's changelog is flushed before an alert is sent, and the alert is marked
-emitted in the table only after Kafka acknowledged it.
+emitted in the table only after Kafka acknowledged it. An output Kafka refuses for good (faust raises
+``ProducerSendError``, or the ack carries a non-retriable error) dead-letters its source record
+(``delivery_failed``); an alert refused so is not marked emitted. A classifier call that runs past
+``classify_timeout_seconds`` is abandoned and its articles retried one by one (one that times out alone is
+dead-lettered); a record in flight when ``max_classify_attempts`` processes died is dead-lettered
+(``inflight.py``).
 """
 
 from __future__ import annotations
@@ -19,9 +24,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import queue
+import threading
 from collections import deque
-from collections.abc import Awaitable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,23 +37,27 @@ from typing import Any
 
 import faust
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
+from faust.exceptions import ProducerSendError
+from faust.transport.drivers.aiokafka import Producer as AIOKafkaFaustProducer
 from pydantic import ValidationError
 
 from newswatch import __version__
 from newswatch.broker import aiokafka_config, faust_app_config
-from newswatch.contracts import Alert, Article, DeadLetter
+from newswatch.contracts import Alert, Article, Classification, DeadLetter
 from newswatch.settings import Settings
 from newswatch.worker.alerts import AlertBook, Candidate, candidates_from, group_key
 from newswatch.worker.batch import Classifier, classify_resilient, enrich
 from newswatch.worker.deadletter import SourceRecord, dead_letter, decode_article
 from newswatch.worker.errors import (
     AlertStateError,
+    DeliveryFailedError,
     ModelFailedError,
     RecordRejectedError,
     RecordSchemaError,
     WorkerStartupError,
 )
+from newswatch.worker.inflight import InflightLedger
 from newswatch.worker.lag import LagTracker
 from newswatch.worker.metrics import WorkerMetrics
 from newswatch.worker.recovery import OffsetGapDetector, SeekFirstTableManager
@@ -65,12 +76,91 @@ def _utcnow() -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class _Outgoing:
-    """One record to produce; ``source`` is dead-lettered if Kafka refuses the record for good."""
+    """One record to produce; ``source`` is dead-lettered if Kafka refuses the record for good.
+
+    ``deadletter`` marks a dead letter itself: one refused for good is dropped (logged), not re-lettered.
+    """
 
     topic: str
     key: bytes
     value: bytes
     source: SourceRecord | None = None
+    deadletter: bool = False
+
+
+class _IdempotentProducer(AIOKafkaFaustProducer):
+    """faust's aiokafka producer with ``enable_idempotence`` on (faust has no setting for it).
+
+    The broker then drops a batch the producer re-sends after a lost acknowledgement (e.g. across a broker
+    restart), so retries cannot duplicate outputs or changelog records. Requires ``acks=all`` (ours: -1).
+    """
+
+    def _settings_extra(self) -> Mapping[str, Any]:
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+
+class _App(faust.App):
+    """``faust.App`` whose producer is idempotent."""
+
+    def _new_producer(self) -> Any:
+        return _IdempotentProducer(self.transport, loop=self.loop, beacon=self.beacon)
+
+
+class _InferenceThread:
+    """A one-thread executor whose thread is a daemon: one stuck in the classifier cannot block the exit.
+
+    (``ThreadPoolExecutor`` joins its threads at interpreter exit.) After a classifier timeout the worker
+    shuts this one down, abandoning the stuck thread, and starts a fresh one.
+    """
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]] | None]
+        self._queue = queue.SimpleQueue()
+        threading.Thread(target=self._work, name="newswatch-inference", daemon=True).start()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._queue.put((future, fn, args))
+        return future
+
+    def shutdown(self) -> None:
+        """Stop after the call in progress; calls still queued are cancelled."""
+        self._queue.put(None)
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            future, fn, args = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                result = fn(*args)
+            except BaseException as exc:  # handed to the awaiting coroutine
+                with contextlib.suppress(InvalidStateError):
+                    future.set_exception(exc)
+            else:
+                with contextlib.suppress(InvalidStateError):
+                    future.set_result(result)
+        while True:  # cancel what was queued behind the stop
+            try:
+                rest = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if rest is not None:
+                rest[0].cancel()
+
+
+def _kafka_error(exc: Exception) -> Exception:
+    """The aiokafka error under faust's ``ProducerSendError`` (its retriable flag decides a retry)."""
+    cause = exc.__cause__
+    return cause if isinstance(exc, ProducerSendError) and isinstance(cause, KafkaError) else exc
+
+
+def _transient(error: BaseException) -> bool:
+    """Worth retrying: aiokafka's retriable errors, its timeouts (a broker down longer than the request
+    timeout; aiokafka does not flag them retriable) and anything that is not a Kafka error."""
+    if not isinstance(error, KafkaError):
+        return True
+    return bool(error.retriable) or isinstance(error, KafkaTimeoutError)
 
 
 def _source_of(event: Any) -> SourceRecord:
@@ -89,8 +179,10 @@ class WorkerApp:
         self._lag = LagTracker()
         self._reported: set[tuple[str, int]] = set()
         self._gaps = OffsetGapDetector()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newswatch-inference")
-        self.app = faust.App(
+        self._executor = _InferenceThread()
+        self._inference_lock = asyncio.Lock()  # one classifier call at a time: its timeout starts as it runs
+        self._ledger = InflightLedger(None)  # the real one is opened by run(), in the state directory
+        self.app = _App(
             ws.app_id,
             **faust_app_config(kafka),
             store="memory://",
@@ -108,6 +200,10 @@ class WorkerApp:
             broker_session_timeout=ws.session_timeout_seconds,
             broker_heartbeat_interval=min(3.0, ws.session_timeout_seconds / 3),
             consumer_auto_offset_reset="earliest",
+            # Small fetches: a 1 MB fetch per articles partition (faust's default) queues thousands of backlog
+            # articles ahead of the candidates fetched after them; the alert agent got nothing until the
+            # backlog was nearly read (docs/worker.md, "Alerts under a backlog").
+            consumer_max_fetch_size=ws.fetch_partition_bytes,
             table_standby_replicas=ws.table_standby_replicas,
             datadir=str(settings.state_dir / "worker" / ws.app_id),
             key_serializer="raw",
@@ -150,6 +246,7 @@ class WorkerApp:
             self.app, quiet=True, override_logging=False, redirect_stdouts=False, loop=self.app.loop
         )
         worker.spinner = None  # no terminal progress spinner in our logs
+        self._ledger = InflightLedger.open(Path(self.app.conf.datadir))
         self.app.loop.run_until_complete(self._ensure_internal_topics())
         log.info(
             "worker_starting",
@@ -162,7 +259,8 @@ class WorkerApp:
             log.info("worker_stopped", extra={"exit_code": code})
             return code
         finally:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor.shutdown()
+            self._ledger.close()
         return 0  # pragma: no cover - execute_from_commandline always raises SystemExit
 
     async def _ensure_internal_topics(self) -> None:
@@ -242,20 +340,31 @@ class WorkerApp:
         self.metrics.articles_consumed.inc(len(sources))
         outgoing: list[_Outgoing] = []
         decoded: list[tuple[SourceRecord, Article]] = []
+        suspects: list[tuple[SourceRecord, Article]] = []
         for source in sources:
             try:
-                decoded.append((source, decode_article(source.value, max_bytes=ws.max_record_bytes)))
+                article = decode_article(source.value, max_bytes=ws.max_record_bytes)
             except RecordRejectedError as exc:
                 outgoing.append(self._dead_letter(source, exc))
+                continue
+            attempts = self._ledger.attempts(source)
+            if attempts >= ws.max_classify_attempts:
+                error = ModelFailedError(f"in flight at {attempts} worker deaths: not classified again")
+                outgoing.append(self._dead_letter(source, error))
+            elif attempts:
+                suspects.append((source, article))  # classified alone, so its batch's others are cleared
+            else:
+                decoded.append((source, article))
         if decoded:
             outgoing.extend(await self._classify(decoded))
+        for suspect in suspects:
+            outgoing.extend(await self._classify([suspect]))
         return outgoing
 
     async def _classify(self, decoded: list[tuple[SourceRecord, Article]]) -> list[_Outgoing]:
         articles = [article for _, article in decoded]
         started = perf_counter()
-        loop = asyncio.get_running_loop()
-        results = await loop.run_in_executor(self._executor, classify_resilient, self._classifier, articles)
+        results = await self._infer([source for source, _ in decoded], articles)
         self.metrics.inference_duration.observe(perf_counter() - started)
         self.metrics.batch_size.observe(len(articles))
         classified_at = _utcnow()
@@ -272,10 +381,11 @@ class WorkerApp:
                         self._names["candidates_topic"],
                         group_key(c.event_type).encode(),
                         c.model_dump_json().encode(),
+                        source,
                     )
                     for c in candidates_from(article, record)
                 ]
-            except (ValueError, TypeError, UnicodeError) as exc:  # e.g. lone surrogates the model let through
+            except Exception as exc:  # e.g. lone surrogates the model let through: this record alone fails
                 outgoing.append(self._dead_letter(source, ModelFailedError(f"unserialisable result: {exc}")))
                 continue
             outgoing.append(_Outgoing(self._names["classified_topic"], article.id.encode(), payload, source))
@@ -285,6 +395,36 @@ class WorkerApp:
                 max(0.0, (classified_at - article.fetched_at).total_seconds())
             )
         return outgoing
+
+    async def _infer(
+        self, sources: Sequence[SourceRecord], articles: Sequence[Article]
+    ) -> list[Classification | ModelFailedError]:
+        """``classify_resilient`` on the inference thread, within ``classify_timeout_seconds``.
+
+        A call that times out leaves its thread stuck in the classifier: the executor is replaced (the stuck
+        thread is abandoned) and the articles are classified one by one; one that times out alone fails.
+        """
+        timeout = self._settings.worker.classify_timeout_seconds
+        async with self._inference_lock:
+            self._ledger.begin(sources)
+            future = self._executor.submit(classify_resilient, self._classifier, articles)
+            try:
+                return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+            except TimeoutError:
+                log.error(
+                    "classify_timed_out",
+                    extra={"articles": len(articles), "timeout_seconds": timeout},
+                )
+                self._executor.shutdown()
+                self._executor = _InferenceThread()
+                if len(articles) == 1:
+                    return [ModelFailedError(f"classification timed out after {timeout} s")]
+            finally:
+                self._ledger.end(sources)
+        results: list[Classification | ModelFailedError] = []
+        for source, article in zip(sources, articles, strict=True):
+            results.extend(await self._infer([source], [article]))
+        return results
 
     # -- alert agent --------------------------------------------------------------------------------------
     async def _alert_agent(self, stream: Any) -> None:
@@ -331,15 +471,24 @@ class WorkerApp:
             )
         else:
             await self.app.producer.flush()  # the table's changelog reaches Kafka before the alert does
-            await self._publish(
+            refused = await self._publish(
                 [
                     _Outgoing(
-                        self._names["alerts_topic"], alert.alert_id.encode(), alert.model_dump_json().encode()
+                        self._names["alerts_topic"],
+                        alert.alert_id.encode(),
+                        alert.model_dump_json().encode(),
+                        source,
                     )
                 ]
             )
-            self._book.mark_emitted(alert)
-            self._observe_alert(alert, candidate, resent=decision.outcome == "resend")
+            if refused:  # the candidate was dead-lettered instead; a later version (or a replay) re-sends it
+                log.error(
+                    "alert_not_emitted",
+                    extra={"alert_id": alert.alert_id, "version": alert.version, "offset": source.offset},
+                )
+            else:
+                self._book.mark_emitted(alert)
+                self._observe_alert(alert, candidate, resent=decision.outcome == "resend")
         self._lag.processed(source.topic, source.partition, offset=source.offset)
 
     def _observe_alert(self, alert: Alert, candidate: Candidate, *, resent: bool) -> None:
@@ -387,14 +536,19 @@ class WorkerApp:
             },
         )
         key = f"{source.topic}/{source.partition}/{source.offset}".encode()
-        return _Outgoing(self._names["deadletter_topic"], key, letter.model_dump_json().encode())
+        value = letter.model_dump_json().encode()
+        return _Outgoing(self._names["deadletter_topic"], key, value, deadletter=True)
 
-    async def _publish(self, messages: Sequence[_Outgoing]) -> None:
+    async def _publish(self, messages: Sequence[_Outgoing]) -> list[_Outgoing]:
         """Produce ``messages`` in order and wait for Kafka's acknowledgements, retrying transient failures.
 
-        A record Kafka refuses for good (e.g. too large) is replaced by a dead letter of its source record.
+        A record Kafka refuses for good (e.g. too large) is replaced by a dead letter of its source record
+        (``delivery_failed``; a source already dead-lettered for this batch is not dead-lettered twice).
+        Returns the messages Kafka refused for good: the caller must not take them as delivered.
         """
         remaining = list(messages)
+        refused: list[_Outgoing] = []
+        lettered: set[SourceRecord] = set()
         delay = 0.5
         while remaining:
             futures: list[Awaitable[Any]] = []
@@ -405,29 +559,37 @@ class WorkerApp:
                             message.topic, message.key, message.value, None, None, None
                         )
                     )
-                except KafkaError as exc:
+                except (KafkaError, ProducerSendError) as exc:  # faust wraps aiokafka's errors
                     failed = self.app.loop.create_future()
-                    failed.set_exception(exc)
+                    failed.set_exception(_kafka_error(exc))
                     futures.append(failed)
             results = await asyncio.gather(*futures, return_exceptions=True)
             retry: list[_Outgoing] = []
             for message, result in zip(remaining, results, strict=True):
                 if not isinstance(result, BaseException):
                     continue
-                if getattr(result, "retriable", False) or not isinstance(result, KafkaError):
+                if _transient(result):
                     retry.append(message)
-                elif message.source is not None:
+                    continue
+                refused.append(message)
+                if message.source is not None and not message.deadletter:
                     log.error(
                         "record_refused",
                         extra={"topic": message.topic, "error": repr(result)},
                     )
+                    if message.source in lettered:
+                        continue
+                    lettered.add(message.source)
                     self.metrics.deadletters.labels(reason="delivery_failed").inc()
-                    letter = dead_letter(
-                        message.source, result, failed_at=_utcnow(), max_original_bytes=65_536
-                    )
+                    error = DeliveryFailedError(f"{message.topic} refused it: {result!r}")
+                    letter = dead_letter(message.source, error, failed_at=_utcnow(), max_original_bytes=65536)
+                    key = f"{message.source.topic}/{message.source.partition}/{message.source.offset}"
                     retry.append(
                         _Outgoing(
-                            self._names["deadletter_topic"], message.key, letter.model_dump_json().encode()
+                            self._names["deadletter_topic"],
+                            key.encode(),
+                            letter.model_dump_json().encode(),
+                            deadletter=True,
                         )
                     )
                 else:
@@ -440,6 +602,7 @@ class WorkerApp:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _MAX_BACKOFF_SECONDS)
             remaining = retry
+        return refused
 
     # -- lag ----------------------------------------------------------------------------------------------
     async def _measure_lag(self) -> None:

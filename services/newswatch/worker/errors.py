@@ -5,7 +5,8 @@
      │    ├── RecordDecodeError        not UTF-8 JSON (reason ``decode_error``)
      │    ├── RecordSchemaError        not an Article v1 (reason ``schema_invalid``)
      │    ├── RecordTooLargeError      over ``max_record_bytes`` (reason ``payload_too_large``)
-     │    └── ModelFailedError         the classifier failed on it (reason ``model_error``)
+     │    ├── ModelFailedError         the classifier failed, hung or died on it (``model_error``)
+     │    └── DeliveryFailedError      Kafka refused an output of it for good (reason ``delivery_failed``)
      ├── AlertStateError               the alert table holds a value this version cannot read
      └── WorkerStartupError            the worker cannot start (classifier or broker unavailable)
 
@@ -21,6 +22,7 @@ from newswatch.contracts import DeadLetterReason
 
 __all__ = [
     "AlertStateError",
+    "DeliveryFailedError",
     "ModelFailedError",
     "RecordDecodeError",
     "RecordRejectedError",
@@ -55,6 +57,10 @@ class RecordTooLargeError(RecordRejectedError):
 
 class ModelFailedError(RecordRejectedError):
     reason: ClassVar[DeadLetterReason] = "model_error"
+
+
+class DeliveryFailedError(RecordRejectedError):
+    reason: ClassVar[DeadLetterReason] = "delivery_failed"
 
 
 class AlertStateError(WorkerError):

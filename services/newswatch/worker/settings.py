@@ -35,6 +35,9 @@ class AlertPolicy(BaseModel):
     max_open_alerts_per_group: int = Field(default=500, ge=1)
     max_evidence: int = Field(default=10, ge=1, description="Evidence sentences kept per alert.")
     max_links: int = Field(default=100, ge=1, description="Links and article ids listed per alert.")
+    max_outlets: int = Field(
+        default=100, ge=3, description="Outlets listed per alert (severity needs at most flash_min_outlets)."
+    )
     flash_probability: float = Field(default=0.90, ge=0, le=1)
     flash_min_outlets: int = Field(default=3, ge=1)
     urgent_probability: float = Field(default=0.90, ge=0, le=1)
@@ -47,6 +50,8 @@ class AlertPolicy(BaseModel):
             raise ValueError("need window_hours <= entity_window_hours <= retention_hours")
         if self.urgent_min_outlets > self.flash_min_outlets:
             raise ValueError("need urgent_min_outlets <= flash_min_outlets")
+        if self.flash_min_outlets > self.max_outlets:
+            raise ValueError("need flash_min_outlets <= max_outlets")
         return self
 
 
@@ -79,6 +84,24 @@ class WorkerSettings(BaseModel):
         ge=0,
         le=1_048_576,
         description="Original bytes kept (base64) in a dead letter; keeps it under Kafka's 1 MB default.",
+    )
+    classify_timeout_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        le=3600,
+        description="A classifier call running longer is abandoned; its articles are retried one by one.",
+    )
+    max_classify_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="An article in flight at this many worker deaths is dead-lettered unclassified.",
+    )
+    fetch_partition_bytes: int = Field(
+        default=65_536,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description="Most bytes fetched per partition and request: how far a backlog is read ahead.",
     )
     alert_partitions: int = Field(
         default=3, ge=1, description="Partitions of the alert-candidate topic and of the alert table."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 from worker_fakes import KeywordClassifier, make_article
 
 from newswatch.contracts import Alert, validate_record
+from newswatch.worker import alerts as alerts_module
 from newswatch.worker.alerts import AlertBook, Candidate, alert_id_for, candidates_from
 from newswatch.worker.errors import AlertStateError
 from newswatch.worker.matching import match_score, terms_of
@@ -263,3 +265,67 @@ def test_candidates_from_a_classification(classifier: KeywordClassifier) -> None
         candidates_from(make_article("x", "Weather"), classifier.classify([make_article("x", "Weather")])[0])
         == []
     )
+
+
+def _one_event_source(i: int) -> Candidate:
+    """Another outlet's report of the Barkhane withdrawal (distinct article, URL and outlet)."""
+    return barkhane(0).model_copy(
+        update={"article_id": f"src-{i:05d}", "url": f"https://o{i}.example/{i}", "outlet": f"Outlet {i}"}
+    )
+
+
+def test_keys_of_a_duplicate_url_are_pruned_with_the_alert(book: AlertBook, store: dict[str, str]) -> None:
+    first = emit(book, barkhane(0))
+    assert first is not None
+    same_url = barkhane(1).model_copy(update={"url": "https://news.example/afp-1"})
+    assert book.apply(same_url, now=NOW).outcome == "duplicate"
+    assert book.apply(same_url, now=NOW).outcome == "duplicate"  # and still one when re-delivered
+    later = NOW + timedelta(hours=AlertPolicy().retention_hours + 1)
+    other = emit(book, candidate("x9", title="Russia leaves Kherson", countries=("RU", "UA")), now=later)
+    assert other is not None
+    left = {
+        k for k in store if other.alert_id not in store[k] and not k.startswith(("g|", f"a|{other.alert_id}"))
+    }
+    assert left == set(), f"keys of the closed alert left behind: {left}"
+
+
+def test_an_alert_record_does_not_grow_with_its_sources(
+    store: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(alerts_module, "_IDS_PER_CHUNK", 40)  # a chunk every 40 sources: 300 make 7
+    book = AlertBook(store, AlertPolicy(max_links=20, max_outlets=20))
+    sizes = {}
+    for i in range(300):
+        alert = emit(book, _one_event_source(i))
+        assert alert is not None
+        sizes[i + 1] = len(store[f"a|{alert.alert_id}"])
+    assert (alert.source_count, len(alert.outlets), len(alert.links), len(alert.article_ids)) == (
+        300,
+        20,
+        20,
+        20,
+    )
+    assert alert.severity == "flash"
+    assert sizes[300] - sizes[100] < 200, (
+        f"the alert record grows with its sources: {sizes[100]} -> {sizes[300]}"
+    )
+    assert max(len(v) for v in store.values()) < 16_000
+    later = NOW + timedelta(hours=AlertPolicy().retention_hours + 1)
+    other = emit(book, candidate("x9", title="Russia leaves Kherson", countries=("RU", "UA")), now=later)
+    assert other is not None
+    assert sorted(store) == sorted(
+        ["g|military_withdrawal", f"a|{other.alert_id}", "s|military_withdrawal|x9"]
+    )
+
+
+def test_state_written_before_id_chunks_is_still_read_and_pruned(store: dict[str, str]) -> None:
+    book = AlertBook(store, AlertPolicy())
+    first = emit(book, barkhane(0))
+    assert first is not None
+    raw = json.loads(store[f"a|{first.alert_id}"])
+    del raw["sealed_chunks"]  # as the previous version wrote it
+    store[f"a|{first.alert_id}"] = json.dumps(raw)
+    assert (emit(book, barkhane(1)) or first).version == 2
+    later = NOW + timedelta(hours=AlertPolicy().retention_hours + 1)
+    emit(book, candidate("x9", title="Russia leaves Kherson", countries=("RU", "UA")), now=later)
+    assert not any(k.startswith(("s|military_withdrawal|afp", "s|military_withdrawal|rfi")) for k in store)
