@@ -13,7 +13,8 @@ for every alert the worker opened: which calendar event is it, if any?
 An alert belongs to the event whose items it carries (most shared items first); otherwise to an event of its
 type whose countries it names and whose reporting days it falls in (``before_days`` earlier to ``after_days``
 later). Alerts that belong to no event are false alerts; the second and later alerts of one event are
-duplicates.
+duplicates. An event the annotators marked ambiguous is neither missed when no alert has it nor makes its
+alerts false or duplicates.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ class CalendarEvent:
     last_day: date
     title: str
     items: frozenset[str]  # corpus item ids (``rsstrends:<sha1 of link>``) that report it
+    ambiguous: bool = False  # a careful analyst could count it either way: alerts on it are not false,
+    # missing it is not a miss
 
     def covers(self, day: date, *, before_days: int, after_days: int) -> bool:
         return (
@@ -84,6 +87,7 @@ def load_calendar(path: Path) -> list[CalendarEvent]:
                 last_day=last,
                 title=str(raw.get("title") or ""),
                 items=frozenset(str(i) for i in raw.get("items", ())),
+                ambiguous=bool(raw.get("ambiguous", False)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{path}: event {event_id or '?'}: {exc}") from exc
@@ -157,7 +161,9 @@ class ReplayScore:
     """Events caught, alerts per event and false alerts, with the items behind each figure."""
 
     articles: int
-    events: int
+    events: int  # unambiguous calendar events
+    ambiguous_events: int = 0
+    ambiguous_ids: frozenset[str] = frozenset()
     caught: list[str] = field(default_factory=list)
     missed: list[str] = field(default_factory=list)
     outcomes: list[AlertOutcome] = field(default_factory=list)
@@ -171,19 +177,25 @@ class ReplayScore:
         return sum(1 for o in self.outcomes if o.event_id is None)
 
     @property
+    def ambiguous_alerts(self) -> int:
+        return sum(1 for o in self.outcomes if o.event_id in self.ambiguous_ids)
+
+    @property
     def duplicates(self) -> int:
         return sum(1 for o in self.outcomes if o.duplicate)
 
     def summary(self) -> dict[str, Any]:
-        matched = self.alerts - self.false_alerts
+        matched = self.alerts - self.false_alerts - self.ambiguous_alerts
         return {
             "articles": self.articles,
             "calendar_events": self.events,
+            "ambiguous_events": self.ambiguous_events,
             "events_caught": len(self.caught),
             "events_missed": len(self.missed),
             "alerts": self.alerts,
             "alerts_per_caught_event": matched / len(self.caught) if self.caught else None,
             "duplicate_alerts": self.duplicates,
+            "alerts_on_ambiguous_events": self.ambiguous_alerts,
             "false_alerts": self.false_alerts,
             "false_alert_share": self.false_alerts / self.alerts if self.alerts else 0.0,
             "false_alerts_per_1000_articles": 1000 * self.false_alerts / self.articles
@@ -221,10 +233,16 @@ def score_alerts(
         days = [day_of_item[i] for i in items if i in day_of_item]
         day = min(days) if days else datetime.fromisoformat(str(alert["first_seen"])).date()
         placed.append((day, alert_id, alert, _event_of(alert, items, day, by_type, before_days, after_days)))
-    score = ReplayScore(articles=articles, events=len(calendar))
+    ambiguous = frozenset(e.id for e in calendar if e.ambiguous)
+    score = ReplayScore(
+        articles=articles,
+        events=len(calendar) - len(ambiguous),
+        ambiguous_events=len(ambiguous),
+        ambiguous_ids=ambiguous,
+    )
     seen_events: set[str] = set()
     for day, alert_id, alert, event_id in sorted(placed, key=lambda p: (p[0], p[1])):
-        duplicate = event_id is not None and event_id in seen_events
+        duplicate = event_id is not None and event_id in seen_events and event_id not in ambiguous
         if event_id is not None:
             seen_events.add(event_id)
         score.outcomes.append(
@@ -239,8 +257,8 @@ def score_alerts(
                 duplicate=duplicate,
             )
         )
-    score.caught = [e.id for e in calendar if e.id in seen_events]
-    score.missed = [e.id for e in calendar if e.id not in seen_events]
+    score.caught = [e.id for e in calendar if e.id in seen_events and not e.ambiguous]
+    score.missed = [e.id for e in calendar if e.id not in seen_events and not e.ambiguous]
     return score
 
 

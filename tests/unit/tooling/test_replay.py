@@ -107,16 +107,23 @@ def test_scoring_counts_caught_missed_duplicate_and_false_alerts(tmp_path: Path)
                 _event("mg-coup", "coup", ["MG"], "2025-10-12", "2025-10-15", items=["i1", "i2"]),
                 _event("lb-unifil", "peacekeeping_change", ["LB"], "2025-09-01", "2025-09-01"),
                 _event("ml-exit", "military_withdrawal", ["ML"], "2026-01-10", "2026-01-11"),
+                {
+                    **_event("ua-force", "peacekeeping_change", ["UA"], "2026-01-06", "2026-01-07"),
+                    "ambiguous": True,
+                },
+                {**_event("ge-claim", "coup", ["GE"], "2025-10-05", "2025-10-05"), "ambiguous": True},
             ],
         )
     )
-    item_of_article = {"a1": "i1", "a2": "i2", "a3": "i3", "a4": "i4", "a5": "i5"}
+    item_of_article = {f"a{n}": f"i{n}" for n in range(1, 8)}
     day_of_item = {
         "i1": date(2025, 10, 12),
         "i2": date(2025, 10, 14),
         "i3": date(2025, 9, 3),
         "i4": date(2025, 11, 20),
         "i5": date(2025, 10, 13),
+        "i6": date(2026, 1, 6),
+        "i7": date(2026, 1, 7),
     }
     alerts = [
         _alert("A", "coup", ["MG"], ["a1"]),
@@ -125,16 +132,51 @@ def test_scoring_counts_caught_missed_duplicate_and_false_alerts(tmp_path: Path)
         _alert("C", "peacekeeping_change", ["LB"], ["a3"]),  # by country, two days after the event
         _alert("D", "peacekeeping_change", ["LB"], ["a4"]),  # by country, but months later: false
         _alert("E", "military_withdrawal", ["MG"], ["a5"]),  # the coup's item, wrong type: false
+        _alert("F", "peacekeeping_change", ["UA"], ["a6"]),  # an ambiguous event: neither false nor caught
+        _alert("G", "peacekeeping_change", ["UA"], ["a7"]),
     ]
     score = score_alerts(
         alerts, calendar, articles=2000, item_of_article=item_of_article, day_of_item=day_of_item
     )
     summary = score.summary()
     assert score.caught == ["mg-coup", "lb-unifil"] and score.missed == ["ml-exit"]
-    assert summary["alerts"] == 5 and summary["false_alerts"] == 2 and summary["duplicate_alerts"] == 1
+    assert summary["calendar_events"] == 3 and summary["ambiguous_events"] == 2
+    assert summary["alerts"] == 7 and summary["false_alerts"] == 2 and summary["duplicate_alerts"] == 1
+    assert summary["alerts_on_ambiguous_events"] == 2
     assert summary["alerts_per_caught_event"] == pytest.approx(3 / 2)
     assert summary["false_alerts_per_1000_articles"] == pytest.approx(1.0)
-    assert summary["false_alert_share"] == pytest.approx(2 / 5)
+    assert summary["false_alert_share"] == pytest.approx(2 / 7)
     by_id = {o.alert_id: o for o in score.outcomes}
     assert by_id["A"].sources == 2 and not by_id["A"].duplicate and by_id["B"].duplicate
     assert by_id["C"].event_id == "lb-unifil" and by_id["D"].event_id is None
+    assert by_id["F"].event_id == by_id["G"].event_id == "ua-force" and not by_id["G"].duplicate
+
+
+def test_the_committed_calendar_is_what_both_annotators_labelled() -> None:
+    root = Path(__file__).resolve().parents[3] / "bench" / "replay"
+    calendar = load_calendar(root / "calendar.json")
+    selection = {
+        row["item_id"]: row
+        for row in map(json.loads, (root / "annotations" / "selection.jsonl").read_text().splitlines())
+    }
+    labels = [
+        {
+            row["item_id"]: row
+            for row in map(json.loads, (root / "annotations" / f"{name}.jsonl").read_text().splitlines())
+        }
+        for name in ("annotator-a", "annotator-b")
+    ]
+    assert len(calendar) >= 10 and all(set(annotator) == set(selection) for annotator in labels)
+    for event in calendar:
+        assert event.items, event.id
+        for item in event.items:
+            row = selection[item]
+            assert event.first_day <= date.fromisoformat(row["date"]) <= event.last_day, (event.id, item)
+            assert all(annotator[item][event.event_type] == 1 for annotator in labels), (event.id, item)
+    positives = {
+        item
+        for item, row in labels[0].items()
+        if any(row[t] for t in ("military_withdrawal", "coup", "peacekeeping_change"))
+    }
+    assert positives == {item for event in calendar for item in event.items}
+    assert all(row["date"] >= "2025-09-01" for row in selection.values())
