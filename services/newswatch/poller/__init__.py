@@ -8,7 +8,6 @@ from newswatch.poller.errors import (
     FeedListError,
     FeedParseError,
     PollerError,
-    PublishError,
     StoreError,
 )
 from newswatch.poller.feeds import FeedConfig, load_feeds, parse_feeds
@@ -47,7 +46,6 @@ __all__ = [
     "PollerError",
     "PollerMetrics",
     "PollerSettings",
-    "PublishError",
     "PublishOutcome",
     "Publisher",
     "RawEntry",
