@@ -235,4 +235,3 @@ def faust_app_config(settings: KafkaSettings) -> dict[str, Any]:
         "producer_acks": -1,
         "producer_compression_type": COMPRESSION_TYPE,
     }
-

@@ -56,9 +56,7 @@ class RetryPolicy:
     max_seconds: float = 60.0
 
     def delay(self, failures: int, retry_after: float | None = None) -> float:
-        return backoff_delay(
-            failures, base=self.base_seconds, cap=self.max_seconds, retry_after=retry_after
-        )
+        return backoff_delay(failures, base=self.base_seconds, cap=self.max_seconds, retry_after=retry_after)
 
 
 @dataclass(frozen=True)
