@@ -203,8 +203,8 @@ class WorkerApp:
             broker_heartbeat_interval=min(3.0, ws.session_timeout_seconds / 3),
             consumer_auto_offset_reset="earliest",
             # Small fetches: a 1 MB fetch per articles partition (faust's default) queues thousands of backlog
-            # articles ahead of the candidates fetched after them; the alert agent got nothing until the
-            # backlog was nearly read (docs/worker.md, "Alerts under a backlog").
+            # articles ahead of the candidates fetched after them, and the alert agent would get nothing
+            # until the backlog is nearly read (docs/worker.md, "Alerts under a backlog").
             consumer_max_fetch_size=ws.fetch_partition_bytes,
             table_standby_replicas=ws.table_standby_replicas,
             datadir=str(settings.state_dir / "worker" / ws.app_id),
