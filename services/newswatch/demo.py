@@ -8,7 +8,7 @@ Steps, each a function over one :class:`DemoRun` (a later stage is one more func
 4. ``poll_feeds``      the real poller, once, allowed to fetch 127.0.0.1 only
 5. ``read_back``       what is on the articles topic now, summarised for a human
 6. ``run_worker_stage`` the streaming worker (subprocess) on what is not classified yet; alerts printed as
-   they arrive, earlier alerts listed first (newswatch.worker.demo_stage)
+   they arrive, earlier alerts listed first (newswatch.demo_stage)
 
     newswatch demo                 # prints the summary, exits 0
     newswatch demo --timeout 300   # the bound on the whole run, in seconds
@@ -34,13 +34,13 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from newswatch.broker.errors import BrokerError
+from newswatch.demo_stage import run_worker_stage
 from newswatch.poller.errors import PollerError
 from newswatch.poller.feeds import FeedConfig, parse_feeds
 from newswatch.poller.main import open_poller, summarise
 from newswatch.poller.metrics import PollerMetrics
 from newswatch.poller.service import PollReport
 from newswatch.settings import Settings
-from newswatch.worker.demo_stage import run_worker_stage
 from newswatch.worker.errors import WorkerError
 
 __all__ = ["STEPS", "DemoRun", "add_demo_arguments", "demo_feeds_dir", "run_demo", "serve_directory"]

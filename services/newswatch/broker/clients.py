@@ -33,7 +33,6 @@ __all__ = [
     "faust_broker_urls",
     "kafka_python_config",
     "producer_config",
-    "redact",
     "ssl_context",
 ]
 
@@ -43,7 +42,6 @@ COMPRESSION_TYPE = "gzip"
 ADMIN_BOOTSTRAP_TIMEOUT_MS = 10_000
 _SSL_PROTOCOLS = frozenset({"SSL", "SASL_SSL"})
 _SASL_PROTOCOLS = frozenset({"SASL_PLAINTEXT", "SASL_SSL"})
-_SECRET_KEYS = frozenset({"sasl_plain_password", "ssl_password"})
 
 
 def bootstrap_list(settings: KafkaSettings) -> list[str]:
@@ -236,11 +234,4 @@ def faust_app_config(settings: KafkaSettings) -> dict[str, Any]:
         "broker_client_id": settings.client_id,
         "producer_acks": -1,
         "producer_compression_type": COMPRESSION_TYPE,
-    }
-
-
-def redact(config: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a client config that is safe to log: passwords become ``'***'``."""
-    return {
-        key: ("***" if key in _SECRET_KEYS and value is not None else value) for key, value in config.items()
     }

@@ -21,7 +21,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -70,7 +70,6 @@ class PollReport:
     unpublished: int = 0
     next_check_in_seconds: float = 0.0
     error: str | None = None
-    published_ids: tuple[str, ...] = field(default=(), repr=False)
 
 
 class Poller:
@@ -334,5 +333,4 @@ def _with(report: PollReport, duplicates: int, rejected: int, published: Publish
         unpublished=published.failed,
         next_check_in_seconds=report.next_check_in_seconds,
         error=report.error,
-        published_ids=published.acked,
     )

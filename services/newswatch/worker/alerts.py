@@ -102,7 +102,7 @@ class _Summary(_Model):
 
     alert_id: str
     countries: tuple[str, ...]
-    headline: tuple[str, ...] = ()  # these three are absent from state written before these rules
+    headline: tuple[str, ...] = ()  # these three default: table state written without them still loads
     subject: str | None = None
     entities: tuple[str, ...] = ()
     terms: tuple[str, ...]

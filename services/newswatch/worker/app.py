@@ -45,6 +45,7 @@ from pydantic import ValidationError
 from newswatch import __version__
 from newswatch.broker import aiokafka_config, faust_app_config
 from newswatch.contracts import Alert, Article, Classification, DeadLetter
+from newswatch.retry import backoff_delay
 from newswatch.settings import Settings
 from newswatch.worker.alerts import AlertBook, Candidate, candidates_from, group_key
 from newswatch.worker.batch import Classifier, classify_resilient, enrich
@@ -66,6 +67,7 @@ __all__ = ["WorkerApp"]
 
 log = logging.getLogger(__name__)
 
+_BACKOFF_BASE_SECONDS = 0.5  # first wait before re-sending what Kafka did not acknowledge
 _MAX_BACKOFF_SECONDS = 30.0
 _PIPELINE_DEPTH = 2  # batches in flight: one classified while the one before awaits its acks
 
@@ -201,8 +203,8 @@ class WorkerApp:
             broker_heartbeat_interval=min(3.0, ws.session_timeout_seconds / 3),
             consumer_auto_offset_reset="earliest",
             # Small fetches: a 1 MB fetch per articles partition (faust's default) queues thousands of backlog
-            # articles ahead of the candidates fetched after them; the alert agent got nothing until the
-            # backlog was nearly read (docs/worker.md, "Alerts under a backlog").
+            # articles ahead of the candidates fetched after them, and the alert agent would get nothing
+            # until the backlog is nearly read (docs/worker.md, "Alerts under a backlog").
             consumer_max_fetch_size=ws.fetch_partition_bytes,
             table_standby_replicas=ws.table_standby_replicas,
             datadir=str(settings.state_dir / "worker" / ws.app_id),
@@ -549,7 +551,7 @@ class WorkerApp:
         remaining = list(messages)
         refused: list[_Outgoing] = []
         lettered: set[SourceRecord] = set()
-        delay = 0.5
+        rounds = 0
         while remaining:
             futures: list[Awaitable[Any]] = []
             for message in remaining:
@@ -598,9 +600,10 @@ class WorkerApp:
                         extra={"topic": message.topic, "error": repr(result)},
                     )
             if retry:
+                rounds += 1
+                delay = backoff_delay(rounds, base=_BACKOFF_BASE_SECONDS, cap=_MAX_BACKOFF_SECONDS)
                 log.warning("publish_retry", extra={"records": len(retry), "delay_seconds": delay})
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, _MAX_BACKOFF_SECONDS)
             remaining = retry
         return refused
 

@@ -24,7 +24,6 @@ from newswatch.broker.clients import (
     faust_app_config,
     kafka_python_config,
     producer_config,
-    redact,
     ssl_context,
 )
 from newswatch.broker.errors import BrokerError, BrokerStartError, ClientConfigError, KafkaJarsError
@@ -310,11 +309,6 @@ def test_faust_config_carries_credentials() -> None:
     assert isinstance(tls["broker_credentials"], faust.SSLCredentials)
     app = faust.App("unit-broker-config", **scram, web_enabled=False)
     assert app.conf.producer_acks == -1 and app.conf.producer_compression_type == "gzip"
-
-
-def test_redact_masks_passwords() -> None:
-    shown = redact(kafka_python_config(SCRAM))
-    assert shown["sasl_plain_password"] == "***" and "s3cret" not in repr(shown)
 
 
 # --- topics ---------------------------------------------------------------------------------------------
