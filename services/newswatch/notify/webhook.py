@@ -1,4 +1,5 @@
-"""Webhook delivery: a signed JSON POST per alert (in the destination's ``format``), retried with exponential back-off when a retry may help.
+"""Webhook delivery: a signed JSON POST per alert (in the destination's ``format``), retried with
+exponential back-off when a retry may help.
 
 Each attempt is signed afresh (new timestamp), so a receiver's replay window never rejects a late retry.
 Retried: network errors, timeouts, HTTP 408, 425, 429 and 5xx (``Retry-After`` honoured up to the cap).
