@@ -1,4 +1,5 @@
-"""Webhook delivery: a signed JSON POST per alert, retried with exponential back-off when a retry may help.
+"""Webhook delivery: a signed JSON POST per alert (in the destination's ``format``), retried with
+exponential back-off when a retry may help.
 
 Each attempt is signed afresh (new timestamp), so a receiver's replay window never rejects a late retry.
 Retried: network errors, timeouts, HTTP 408, 425, 429 and 5xx (``Retry-After`` honoured up to the cap).
@@ -24,8 +25,8 @@ from datetime import UTC, datetime
 import httpx
 
 from newswatch.contracts import Alert
-from newswatch.notify.encoding import encode_alert
 from newswatch.notify.errors import DeliveryError
+from newswatch.notify.formats import encode_payload
 from newswatch.notify.signing import (
     DELIVERY_HEADER,
     SIGNATURE_HEADER,
@@ -180,7 +181,7 @@ class WebhookSender:
 
         Never raises for delivery failures.
         """
-        body = encode_alert(alert)
+        body = encode_payload(alert, dest.format)
         started = time.perf_counter()
         last: DeliveryError | None = None
         attempts = 0

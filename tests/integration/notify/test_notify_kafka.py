@@ -313,3 +313,73 @@ def test_alerts_tail_filters_and_escapes(
     ids = [json.loads(line)["alert_id"] for line in as_json]
     assert len(ids) == 3 and set(ids) <= {"t1", "t2", "t3", "t4"}
     assert all("<" not in line for line in as_json)
+
+
+def test_chat_formats_are_delivered_signed_in_their_targets_shape(
+    kafka_bootstrap: str, topics: dict[str, str], tmp_path: Path
+) -> None:
+    from tests.unit.notify.chat_shapes import assert_slack_message, assert_teams_message
+
+    hostile = make_alert(
+        alert_id="coup-ml-chat",
+        event_type="coup",
+        countries=["ML"],
+        headline="<!channel> *urgent* <http://evil.example|click> " + HOSTILE,
+    )
+    port = _free_port()
+    with WebhookReceiver() as rx:
+        doc = {
+            "subscriptions": [
+                {
+                    "name": f"chat-{fmt}",
+                    "destination": {
+                        "type": "webhook",
+                        "url": rx.url(f"/{fmt}"),
+                        "secret_ref": "hooks",
+                        "format": fmt,
+                    },
+                }
+                for fmt in ("slack", "teams", "json")
+            ]
+        }
+        subs = tmp_path / "subs.yaml"
+        subs.write_text(json.dumps(doc))
+        _produce(kafka_bootstrap, topics["alerts"], [(hostile.alert_id, _alert_bytes(hostile))])
+        proc = _start(_env(kafka_bootstrap, topics, tmp_path, port), subs, tmp_path / "notify.log")
+        try:
+            (slack,) = rx.wait_for("/slack", 1, timeout=90)
+            (teams,) = rx.wait_for("/teams", 1, timeout=30)
+            (plain,) = rx.wait_for("/json", 1, timeout=30)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=60) == 0
+    for request in (slack, teams, plain):
+        assert request.verified("s3cret")  # every format signed the same way
+        assert request.headers["X-Newswatch-Delivery"] == "coup-ml-chat:1"
+        assert b"<" not in request.body and b">" not in request.body  # HTML-inert on the wire
+    payload = json.loads(slack.body)
+    assert_slack_message(payload)
+    header = payload["blocks"][0]["text"]
+    assert header["type"] == "plain_text" and header["text"].startswith("<!channel> *urgent*")  # literal
+    assert "&lt;!channel&gt;" in payload["text"] and "<!channel>" not in payload["text"]
+    assert_teams_message(json.loads(teams.body))
+    assert json.loads(plain.body)["headline"] == hostile.headline  # json: the Alert v1 record, as before
+
+
+def test_unknown_payload_format_stops_notify_at_start_up(kafka_bootstrap: str, tmp_path: Path) -> None:
+    bad = tmp_path / "subs.yaml"
+    bad.write_text(
+        "subscriptions:\n  - name: x\n    destination: {type: webhook, url: 'https://x.example/h',"
+        " secret_ref: hooks, format: discord}\n"
+    )
+    env = _env(kafka_bootstrap, {"alerts": "a", "deadletter": "d"}, tmp_path, 0)
+    result = subprocess.run(
+        [sys.executable, "-m", "newswatch.cli", "notify", "--subscriptions", str(bad)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "unknown format 'discord'; one of json, slack, teams, adaptive_card" in result.stderr
