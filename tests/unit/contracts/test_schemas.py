@@ -14,6 +14,7 @@ import newswatch.contracts as contracts
 from newswatch.contracts import (
     Alert,
     Article,
+    Candidate,
     Classification,
     DeadLetter,
     RecordInvalidError,
@@ -28,6 +29,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "classification": Classification,
     "alert": Alert,
     "deadletter": DeadLetter,
+    "candidate": Candidate,
 }
 
 

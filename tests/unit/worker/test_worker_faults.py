@@ -21,7 +21,8 @@ from worker_fakes import KeywordClassifier, make_article
 
 from newswatch.contracts import Article, Classification
 from newswatch.settings import Settings
-from newswatch.worker.alerts import AlertBook, Candidate
+from newswatch.contracts import Candidate
+from newswatch.worker.alerts import AlertBook
 from newswatch.worker.app import WorkerApp
 from newswatch.worker.deadletter import SourceRecord
 from newswatch.worker.inflight import InflightLedger

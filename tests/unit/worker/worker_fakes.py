@@ -46,13 +46,14 @@ class KeywordClassifier:
         labels = tuple(e for e in EVENT_TYPES if any(k in text for k in _KEYWORDS[e]))
         scores = {e: (0.95 if e in labels else 0.02) for e in EVENT_TYPES}
         countries = tuple(dict.fromkeys(code for name, code in _COUNTRIES.items() if name in text))
-        return Classification(
-            article_id=article.id,
+        return Classification.from_article(
+            article,
             scores=EventScores(**scores),
             labels=labels,
             evidence={e: (article.title,) for e in labels},
             countries=countries,
             model_version=self.model_version,
+            classified_at=datetime.now(UTC),
         )
 
 
