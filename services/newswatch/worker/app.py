@@ -1,22 +1,23 @@
 """The Faust app: two agents over the pure modules, and the only place the worker touches Kafka.
 
-    worker = WorkerApp(settings, classifier, WorkerMetrics())
+    worker = WorkerApp(settings, classifier, WorkerMetrics(), FailurePolicy.from_settings(settings.worker))
     worker.run()            # blocks until SIGTERM/SIGINT; returns the exit code
 
-``classify`` agent: ``news.articles.v1`` (raw bytes) in batches of ``batch_max_size`` within
-``batch_within_seconds`` -> decode (bad -> dead letter) -> classifier on a dedicated inference thread ->
-one Classification per article to ``news.classified.v1`` + one Candidate per positive label to the internal
-``<app_id>-alert-candidates`` topic, keyed by event type. ``alert`` agent: candidates -> AlertBook over the
-``alerts`` table (changelog ``<app_id>-alerts-changelog``) -> ``news.alerts.v1``.
+``classify`` agent, per batch (``batch_max_size`` records of ``news.articles.v1`` within
+``batch_within_seconds``): consume -> decode (Article v1) -> classify (on the inference thread) -> publish
+(one Classification per article to ``news.classified.v1``, one Candidate per positive label to the internal
+``<app_id>-alert-candidates`` topic, keyed by event type) -> acknowledge. ``alert`` agent, per candidate:
+consume -> decode -> AlertBook over the ``alerts`` table (changelog ``<app_id>-alerts-changelog``) -> publish
+to ``news.alerts.v1`` -> mark emitted.
 
-At-least-once with idempotent outputs: every output of a batch is acknowledged by Kafka before the
-batch's offsets are acked; the table's changelog is flushed before an alert is sent, and the alert is marked
-emitted in the table only after Kafka acknowledged it. An output Kafka refuses for good (faust raises
-``ProducerSendError``, or the ack carries a non-retriable error) dead-letters its source record
-(``delivery_failed``); an alert refused so is not marked emitted. A classifier call that runs past
-``classify_timeout_seconds`` is abandoned and its articles retried one by one (one that times out alone is
-dead-lettered); a record in flight when ``max_classify_attempts`` processes died is dead-lettered
-(``inflight.py``).
+Every failure goes to the :class:`FailurePolicy` (``policy.py``: dead letter, split, retry, drop or raise);
+this module carries out its answer. At-least-once with idempotent outputs: every output of a batch is
+acknowledged by Kafka before the batch's offsets are acked; the table's changelog is flushed before an alert
+is sent, and the alert is marked emitted in the table only after Kafka acknowledged it. Kafka's errors are
+translated here, at the edge: not acknowledged yet (``DeliveryRetriableError``, retried) or refused for good
+(faust's ``ProducerSendError`` or a non-retriable ack: ``DeliveryFailedError``, its source dead-lettered; an
+alert refused so is not marked emitted). A classifier call that runs past ``classify_timeout_seconds`` is
+abandoned; a record in flight when worker processes died is classified alone (``inflight.py``).
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 from faust.exceptions import ProducerSendError
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaFaustProducer
-from pydantic import ValidationError
 
 from newswatch import __version__
 from newswatch.broker import aiokafka_config, faust_app_config
@@ -45,14 +45,13 @@ from newswatch.contracts import Alert, Article, Candidate, Classification, DeadL
 from newswatch.settings import Settings
 from newswatch.worker.alerts import AlertBook, candidates_from, group_key
 from newswatch.worker.batch import Classifier, classify_resilient, split
-from newswatch.worker.deadletter import SourceRecord, dead_letter, decode_article
+from newswatch.worker.deadletter import SourceRecord, dead_letter, decode_article, decode_candidate
 from newswatch.worker.errors import (
     ClassifyTimeoutError,
     DeliveryFailedError,
     DeliveryRetriableError,
     InFlightAtDeathError,
     ModelFailedError,
-    RecordSchemaError,
     WorkerError,
     WorkerStartupError,
 )
@@ -132,13 +131,6 @@ def _delivery_error(topic: str, error: BaseException) -> DeliveryRetriableError 
         translated = DeliveryFailedError(f"{topic} refused it: {error!r}")
     translated.__cause__ = error
     return translated
-
-
-def _decode_candidate(raw: bytes | None) -> Candidate:
-    try:
-        return Candidate.model_validate_json(raw or b"")
-    except ValidationError as exc:
-        raise RecordSchemaError(f"candidate invalid: {exc}") from exc
 
 
 def _source_of(event: Any) -> SourceRecord:
@@ -363,7 +355,7 @@ class WorkerApp:
             try:
                 records = self._records(source, result)
             except Exception as exc:  # e.g. lone surrogates the model let through: this record alone fails
-                error = ModelFailedError(f"unserialisable result: {exc}")
+                error = ModelFailedError(f"unusable result: {exc}")
                 outgoing.extend(self._on_failure(Stage.CLASSIFY, source, error))
                 continue
             outgoing.extend(records)
@@ -448,7 +440,7 @@ class WorkerApp:
     async def process_candidate(self, source: SourceRecord) -> None:
         """Apply one candidate to the alert table and send the alert it yields (table first, then Kafka)."""
         try:
-            candidate = _decode_candidate(source.value)
+            candidate = decode_candidate(source.value)
             decision = self._book.apply(candidate, now=_utcnow())
         except Exception as exc:  # an invalid candidate, an unreadable alert state
             await self._publish(self._on_failure(Stage.ALERT, source, exc))

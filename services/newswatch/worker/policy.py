@@ -103,7 +103,8 @@ class FailurePolicy:
 
     def backoff(self, attempt: int) -> float:
         """Seconds before retry ``attempt`` (1, 2, ...): doubling from the initial delay, capped."""
-        return min(self.backoff_initial_seconds * 2.0 ** max(0, attempt - 1), self.backoff_max_seconds)
+        doublings = min(max(0, attempt - 1), 64)  # bounded: an outage of any length must not overflow
+        return min(self.backoff_initial_seconds * 2.0**doublings, self.backoff_max_seconds)
 
     def _publish(self, error: BaseException, *, attempt: int, deadletter: bool) -> Decision:
         if isinstance(error, DeliveryRetriableError):
