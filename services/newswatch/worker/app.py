@@ -304,11 +304,11 @@ class WorkerApp:
     ) -> None:
         """One batch: decode and classify it, publish its outputs, then acknowledge its events."""
         sources = [_source_of(e) for e in events]
-        outgoing = await self.prepare_batch(sources)
+        outgoing = await self.prepare_batch(sources)  # decode, classify
         if previous is not None:
             await previous  # outputs leave, and offsets are acked, in batch order
-        await self._publish(outgoing)
-        for event, source in zip(events, sources, strict=True):
+        await self._publish(outgoing)  # returns once Kafka acknowledged every output (or its dead letter)
+        for event, source in zip(events, sources, strict=True):  # acknowledge
             self._lag.processed(source.topic, source.partition, offset=source.offset)
             await stream.ack(event)
 
@@ -334,8 +334,8 @@ class WorkerApp:
                 alone.append((source, article))
             else:
                 outgoing.extend(self._carry_out(decision, source, died))
-        for group in [batch] if batch else []:
-            outgoing.extend(await self._classify(group))
+        if batch:
+            outgoing.extend(await self._classify(batch))
         for suspect in alone:
             outgoing.extend(await self._classify([suspect]))
         return outgoing

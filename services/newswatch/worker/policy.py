@@ -52,6 +52,8 @@ class Stage(enum.Enum):
 
 
 class Action(enum.Enum):
+    """What the pipeline does with a failure."""
+
     RETRY = "retry"  # try the same step again after ``delay`` seconds; nothing is acked meanwhile
     SPLIT = "split"  # retry the records in ``parts`` groups, so a bad one fails alone
     DEAD_LETTER = "dead_letter"  # write a DeadLetter v1 of the source record, go on with the others
@@ -61,6 +63,8 @@ class Action(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Decision:
+    """The policy's answer: an action and, for some, how."""
+
     action: Action
     delay: float = 0.0  # RETRY: seconds to wait first
     parts: int = 0  # SPLIT: how many groups
@@ -91,7 +95,7 @@ class FailurePolicy:
 
         ``records``: how many records the failing step covered; ``attempt``: 1 for its first failure (for an
         article in flight at worker deaths: the number of deaths); ``deadletter``: the failing output is a
-        dead letter itself.
+        dead letter itself, or has no source record to dead-letter.
         """
         if stage is Stage.PUBLISH:
             return self._publish(error, attempt=attempt, deadletter=deadletter)
