@@ -5,8 +5,9 @@
         --positives, keyed by event type--> <app_id>-alert-candidates --AlertBook over a Faust table-->
         news.alerts.v1
 
-Pure modules: ``alerts`` (matching, merging), ``severity``, ``deadletter`` (decoding, dead letters),
-``batch`` (resilient classification), ``lag``; ``app`` wires them into Faust; ``main`` is the CLI.
+Pure modules: ``policy`` (what each failure leads to), ``alerts`` (matching, merging), ``severity``,
+``deadletter`` (decoding, dead letters), ``batch`` (resilient classification), ``lag``; ``app`` wires them
+into Faust; ``main`` is the CLI.
 """
 
 from __future__ import annotations
@@ -15,16 +16,21 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from newswatch.worker.alerts import AlertBook, AlertDecision, Candidate
+    from newswatch.contracts import Candidate
+    from newswatch.worker.alerts import AlertBook, AlertDecision
     from newswatch.worker.errors import WorkerError
     from newswatch.worker.metrics import WorkerMetrics
+    from newswatch.worker.policy import Action, FailurePolicy, Stage
     from newswatch.worker.settings import AlertPolicy, WorkerSettings
 
 __all__ = [
+    "Action",
     "AlertBook",
     "AlertDecision",
     "AlertPolicy",
     "Candidate",
+    "FailurePolicy",
+    "Stage",
     "WorkerError",
     "WorkerMetrics",
     "WorkerSettings",
@@ -34,7 +40,10 @@ __all__ = [
 _LAZY = {
     "AlertBook": "newswatch.worker.alerts",
     "AlertDecision": "newswatch.worker.alerts",
-    "Candidate": "newswatch.worker.alerts",
+    "Candidate": "newswatch.contracts",
+    "Action": "newswatch.worker.policy",
+    "FailurePolicy": "newswatch.worker.policy",
+    "Stage": "newswatch.worker.policy",
     "WorkerError": "newswatch.worker.errors",
     "WorkerMetrics": "newswatch.worker.metrics",
     "AlertPolicy": "newswatch.worker.settings",

@@ -51,6 +51,7 @@ def run_worker(args: argparse.Namespace) -> int:
         return 1
     asyncio.set_event_loop(asyncio.new_event_loop())
     from newswatch.worker.app import WorkerApp  # imports faust; only when the worker really runs
+    from newswatch.worker.policy import FailurePolicy
 
     server = None
     if settings.worker.metrics_port:
@@ -59,7 +60,8 @@ def run_worker(args: argparse.Namespace) -> int:
         )
         log.info("metrics_serving", extra={"port": settings.worker.metrics_port})
     try:
-        return WorkerApp(settings, classifier, metrics).run()
+        policy = FailurePolicy.from_settings(settings.worker)
+        return WorkerApp(settings, classifier, metrics, policy).run()
     finally:
         if server is not None:
             server.shutdown()
