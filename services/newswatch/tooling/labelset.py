@@ -4,7 +4,7 @@ A round has two independent annotations of every item (A and B) and one decision
 they disagree (docs/events.md, "Labelling data to these definitions"). :func:`merge` turns them into one label
 per item plus agreement figures; :func:`split` freezes a validation split stratified by language and label;
 :func:`rebuild` joins committed pointers with their texts into the labelled JSONL that training and evaluation
-read (:mod:`newswatch.classifier.data`).
+read (:mod:`newswatch.tooling.training.data`).
 
     newswatch data rebuild --repo rsstrends=/src/rssTrends --repo orangesum=/src/OrangeSum ...
 """

@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from newswatch.classifier.text import fold
 from newswatch.contracts import Alert, AlertEvidence, Candidate, Classification, EventType
 from newswatch.contracts.models import UtcDatetime
 from newswatch.worker.errors import AlertStateError
@@ -126,11 +126,6 @@ def alert_id_for(event_type: EventType, group: str, first_article_id: str) -> st
     """
     digest = hashlib.sha256(f"{event_type}|{group}|{first_article_id}".encode()).hexdigest()
     return f"al-{digest[:24]}"
-
-
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
 
 
 def candidates_from(classification: Classification) -> list[Candidate]:
@@ -403,12 +398,12 @@ class AlertBook:
     def _merge(self, previous: _AlertState, candidate: Candidate) -> _AlertState:
         policy = self._policy
         old = previous.alert
-        known = {_fold(e.sentence) for e in old.evidence}
+        known = {fold(e.sentence, lower=True) for e in old.evidence}
         evidence = list(old.evidence)
         for item in self._evidence(candidate):
-            if len(evidence) < policy.max_evidence and _fold(item.sentence) not in known:
+            if len(evidence) < policy.max_evidence and fold(item.sentence, lower=True) not in known:
                 evidence.append(item)
-                known.add(_fold(item.sentence))
+                known.add(fold(item.sentence, lower=True))
         outlets = _append_unique(old.outlets, [candidate.outlet_name], limit=policy.max_outlets)
         probability = max(old.probability, candidate.probability)
         published = [p for p in (old.published_at, candidate.published_at) if p is not None]
