@@ -36,14 +36,12 @@ from time import perf_counter
 from typing import Any
 
 import faust
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 from faust.exceptions import ProducerSendError
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaFaustProducer
 from pydantic import ValidationError
 
 from newswatch import __version__
-from newswatch.broker import aiokafka_config, faust_app_config
+from newswatch.broker import BrokerError, TopicSpec, ensure_topics, faust_app_config
 from newswatch.contracts import Alert, Article, Classification, DeadLetter
 from newswatch.settings import Settings
 from newswatch.worker.alerts import AlertBook, Candidate, candidates_from, group_key
@@ -57,6 +55,7 @@ from newswatch.worker.errors import (
     RecordSchemaError,
     WorkerStartupError,
 )
+from newswatch.worker.faust_errors import KafkaError, KafkaTimeoutError
 from newswatch.worker.inflight import InflightLedger
 from newswatch.worker.lag import LagTracker
 from newswatch.worker.metrics import WorkerMetrics
@@ -270,30 +269,21 @@ class WorkerApp:
         metadata is visible, and then ignores the topic until the next rebalance.
         """
         ws = self._settings.worker
-        wanted = {
-            self.candidates_topic.get_topic_name(): {},
-            self.table.changelog_topic.get_topic_name(): {"cleanup.policy": "compact"},
-        }
-        admin = AIOKafkaAdminClient(**aiokafka_config(self._settings.kafka))
-        await admin.start()
-        try:
-            existing = set(await admin.list_topics())
-            missing = [
-                NewTopic(name, ws.alert_partitions, ws.replication_factor, topic_configs=config)
-                for name, config in wanted.items()
-                if name not in existing
-            ]
-            if missing:
-                with contextlib.suppress(TopicAlreadyExistsError):
-                    await admin.create_topics(missing)
-                log.info("internal_topics_created", extra={"topics": [t.name for t in missing]})
-            for _ in range(100):
-                if set(wanted) <= set(await admin.list_topics()):
-                    return
-                await asyncio.sleep(0.1)
-            raise WorkerStartupError(f"internal topics {sorted(wanted)} not visible after creation")
-        finally:
-            await admin.close()
+        specs = [
+            TopicSpec(self.candidates_topic.get_topic_name(), ws.alert_partitions, ws.replication_factor),
+            TopicSpec(
+                self.table.changelog_topic.get_topic_name(),
+                ws.alert_partitions,
+                ws.replication_factor,
+                {"cleanup.policy": "compact"},
+            ),
+        ]
+        try:  # kafka-python's admin client blocks: off the event loop
+            report = await asyncio.to_thread(ensure_topics, self._settings.kafka, specs)
+        except BrokerError as exc:
+            raise WorkerStartupError(f"cannot create the internal topics: {exc}") from exc
+        if report.created:
+            log.info("internal_topics_created", extra={"topics": list(report.created)})
 
     # -- classify agent -----------------------------------------------------------------------------------
     async def _classify_agent(self, stream: Any) -> None:
