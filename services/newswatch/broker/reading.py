@@ -98,13 +98,14 @@ class TopicReader:
                 for p in sorted(self._consumer.partitions_for_topic(topic) or ())
             ]
             self._consumer.assign(partitions)
-            if start == "end":
+            self._assigned = bool(partitions)
+            self._end: dict[Any, int] = {}
+            if partitions and start == "end":
                 self._consumer.seek_to_end(*partitions)
-                self._end: dict[Any, int] = {}
-            else:
+            elif partitions:  # (with no partition given, kafka-python seeks all assigned: none, an error)
                 self._consumer.seek_to_beginning(*partitions)
-                begin = self._consumer.beginning_offsets(partitions) if partitions else {}
-                ends = self._consumer.end_offsets(partitions) if partitions else {}
+                begin = self._consumer.beginning_offsets(partitions)
+                ends = self._consumer.end_offsets(partitions)
                 self._end = {tp: end for tp, end in ends.items() if end > begin.get(tp, 0)}
         except KafkaError as exc:
             self._consumer.close()
@@ -154,6 +155,9 @@ class TopicReader:
         if self._ahead:
             ahead, self._ahead = self._ahead, []
             return ahead
+        if not self._assigned:  # kafka-python refuses to poll without partitions: an empty wait instead
+            time.sleep(timeout_ms / 1000)
+            return []
         try:
             return self._poll(timeout_ms)
         except KafkaError as exc:
