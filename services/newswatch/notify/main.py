@@ -194,9 +194,10 @@ class _Rebalance(AsyncConsumerRebalanceListener):  # type: ignore[misc]
             if offsets and self.consumer is not None:
                 await self.consumer.commit_async(_kafka_offsets(offsets))
                 _on_loop(self._loop, lambda: tracker.mark_committed(offsets))
-        except (KafkaError, TimeoutError) as exc:  # the next owner re-reads; the delivery log drops repeats
+        except Exception as exc:  # the next owner re-reads from the last commit; the log drops repeats
             log.warning("commit_on_revoke_failed", extra={"error": repr(exc)})
-        await self.on_partitions_lost(revoked)
+        finally:
+            await self.on_partitions_lost(revoked)
 
     async def on_partitions_lost(self, lost: set[Any]) -> None:
         tracker = self._dispatcher.tracker
