@@ -35,8 +35,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from newswatch.broker import read_all
-from newswatch.broker.errors import BrokerUnreachableError, TopicAdminError
+from newswatch.broker import TopicReader, TopicReadTimeoutError, TopicRecord, read_all
 from newswatch.contracts import Alert
 from newswatch.notify.console import format_alert
 from newswatch.settings import Settings
@@ -110,55 +109,37 @@ def _b64_text(value: Any) -> str | None:
 
 
 class _Follower:
-    """A group-less kafka-python consumer over the output topics, from the beginning (used from one thread
-    at a time through ``asyncio.to_thread``)."""
+    """The output topics from the beginning: what they held at the start (``catch_up``), then what arrives
+    (``poll``); used from one thread at a time through ``asyncio.to_thread``."""
 
     def __init__(self, settings: Settings, kinds: dict[str, str]) -> None:
-        from kafka import KafkaConsumer, TopicPartition
-        from kafka.errors import KafkaError
-
-        from newswatch.broker.clients import consumer_config
-
         self.kinds = kinds
-        try:
-            self.consumer = KafkaConsumer(**consumer_config(settings.kafka, group_id=None))
-        except KafkaError as exc:
-            raise BrokerUnreachableError(f"no Kafka broker answered: {exc!r}") from exc
-        try:
-            partitions = [
-                TopicPartition(topic, p)
-                for topic in kinds
-                for p in sorted(self.consumer.partitions_for_topic(topic) or ())
-            ]
-            self.consumer.assign(partitions)
-            self.consumer.seek_to_beginning(*partitions)
-            self.start_end = {tp: n for tp, n in self.consumer.end_offsets(partitions).items() if n > 0}
-        except KafkaError as exc:
-            self.consumer.close()
-            raise TopicAdminError(f"cannot read the worker's output topics: {exc!r}") from exc
+        self.reader = TopicReader(settings.kafka, kinds)
 
     def poll(self, timeout_ms: int = 500) -> list[tuple[str, str, dict[str, Any]]]:
         """The next records as (topic, kind, JSON object); other values are skipped."""
-        out: list[tuple[str, str, dict[str, Any]]] = []
-        for tp, batch in self.consumer.poll(timeout_ms=timeout_ms).items():
-            for message in batch:
-                value = _json_object(message.value)
-                if value is not None:
-                    out.append((tp.topic, self.kinds[tp.topic], value))
-        return out
+        return self._objects(self.reader.poll(timeout_ms))
 
     def catch_up(self, timeout_s: float = 30.0) -> list[tuple[str, str, dict[str, Any]]]:
-        """Every record up to the end offsets seen when the follower started."""
-        out: list[tuple[str, str, dict[str, Any]]] = []
-        remaining = dict(self.start_end)
-        deadline = time.monotonic() + timeout_s
-        while remaining and time.monotonic() < deadline:
-            out.extend(self.poll())
-            remaining = {tp: n for tp, n in remaining.items() if self.consumer.position(tp) < n}
-        return out
+        """Every record up to the end offsets seen when the follower started (what came in ``timeout_s``;
+        the rest arrives through ``poll``)."""
+        try:
+            records = self.reader.read_to_end(timeout_s)
+        except TopicReadTimeoutError as exc:
+            log.warning("demo_catch_up_incomplete", extra={"error": str(exc)})
+            records = exc.records
+        return self._objects(records)
 
     def close(self) -> None:
-        self.consumer.close()
+        self.reader.close()
+
+    def _objects(self, records: list[TopicRecord]) -> list[tuple[str, str, dict[str, Any]]]:
+        out: list[tuple[str, str, dict[str, Any]]] = []
+        for record in records:
+            value = _json_object(record.value)
+            if value is not None:
+                out.append((record.topic, self.kinds[record.topic], value))
+        return out
 
 
 def _json_object(value: bytes | None) -> dict[str, Any] | None:

@@ -23,7 +23,6 @@ abandoned; a record in flight when worker processes died is classified alone (``
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Mapping, Sequence
@@ -34,13 +33,11 @@ from time import perf_counter
 from typing import Any
 
 import faust
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 from faust.exceptions import ProducerSendError
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaFaustProducer
 
 from newswatch import __version__
-from newswatch.broker import aiokafka_config, faust_app_config
+from newswatch.broker import BrokerError, TopicSpec, ensure_topics, faust_app_config
 from newswatch.contracts import Alert, Article, Candidate, Classification, DeadLetter
 from newswatch.settings import Settings
 from newswatch.worker.alerts import AlertBook, candidates_from, group_key
@@ -55,6 +52,7 @@ from newswatch.worker.errors import (
     WorkerError,
     WorkerStartupError,
 )
+from newswatch.worker.faust_errors import KafkaError, KafkaTimeoutError
 from newswatch.worker.inference import InferenceThread
 from newswatch.worker.inflight import InflightLedger
 from newswatch.worker.lag import LagTracker
@@ -247,30 +245,21 @@ class WorkerApp:
         metadata is visible, and then ignores the topic until the next rebalance.
         """
         ws = self._settings.worker
-        wanted = {
-            self.candidates_topic.get_topic_name(): {},
-            self.table.changelog_topic.get_topic_name(): {"cleanup.policy": "compact"},
-        }
-        admin = AIOKafkaAdminClient(**aiokafka_config(self._settings.kafka))
-        await admin.start()
-        try:
-            existing = set(await admin.list_topics())
-            missing = [
-                NewTopic(name, ws.alert_partitions, ws.replication_factor, topic_configs=config)
-                for name, config in wanted.items()
-                if name not in existing
-            ]
-            if missing:
-                with contextlib.suppress(TopicAlreadyExistsError):
-                    await admin.create_topics(missing)
-                log.info("internal_topics_created", extra={"topics": [t.name for t in missing]})
-            for _ in range(100):
-                if set(wanted) <= set(await admin.list_topics()):
-                    return
-                await asyncio.sleep(0.1)
-            raise WorkerStartupError(f"internal topics {sorted(wanted)} not visible after creation")
-        finally:
-            await admin.close()
+        specs = [
+            TopicSpec(self.candidates_topic.get_topic_name(), ws.alert_partitions, ws.replication_factor),
+            TopicSpec(
+                self.table.changelog_topic.get_topic_name(),
+                ws.alert_partitions,
+                ws.replication_factor,
+                {"cleanup.policy": "compact"},
+            ),
+        ]
+        try:  # kafka-python's admin client blocks: off the event loop
+            report = await asyncio.to_thread(ensure_topics, self._settings.kafka, specs)
+        except BrokerError as exc:
+            raise WorkerStartupError(f"cannot create the internal topics: {exc}") from exc
+        if report.created:
+            log.info("internal_topics_created", extra={"topics": list(report.created)})
 
     # -- classify agent: consume -> decode -> classify -> publish -> acknowledge ----------------------------
     async def _classify_agent(self, stream: Any) -> None:

@@ -14,12 +14,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sys
 from typing import Any
 
 from prometheus_client import start_http_server
 
 from newswatch.classifier.metrics import ClassifierMetrics
 from newswatch.settings import Settings
+from newswatch.worker.errors import WorkerStartupError
 from newswatch.worker.metrics import WorkerMetrics
 
 __all__ = ["add_worker_arguments", "run_worker"]
@@ -62,6 +64,10 @@ def run_worker(args: argparse.Namespace) -> int:
     try:
         policy = FailurePolicy.from_settings(settings.worker)
         return WorkerApp(settings, classifier, metrics, policy).run()
+    except WorkerStartupError as exc:  # e.g. no broker answered: a message, not a traceback
+        log.error("worker_start_failed", extra={"error": str(exc)})
+        print(f"newswatch worker: {exc}", file=sys.stderr)
+        return 1
     finally:
         if server is not None:
             server.shutdown()
