@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast lint kafka-jars bench clean
+.PHONY: setup demo stop test test-fast lint kafka-jars bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -31,5 +31,9 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check services tests bench
 	$(BIN)/mypy
 
-clean:
+# the local broker `make demo` leaves running (the only thing it leaves running)
+stop:
+	@if [ -x $(BIN)/newswatch ]; then $(BIN)/newswatch kafka stop; fi
+
+clean: stop
 	rm -rf $(VENV) .state

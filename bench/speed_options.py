@@ -58,9 +58,9 @@ def _hashed(pair: tuple[str, str | None]) -> np.ndarray[Any, np.dtype[np.int64]]
 def _inputs() -> list[dict[str, Any]]:
     """Every model input (head, and windows with a trigger word) of the keyword-passing training/dev items."""
     from newswatch.classifier.classifier import ArticleText, _windows
-    from newswatch.classifier.data import load_labelled
     from newswatch.classifier.screen import passes_screen
     from newswatch.classifier.text import clean_text
+    from newswatch.tooling.training.data import load_labelled
 
     files = [TRAIN_FILE, *sorted((ROOT / "data" / "train").glob("written-*.jsonl")), DEV_FILE]
     rows: list[dict[str, Any]] = []
@@ -134,8 +134,8 @@ def study_student(keep: int, out: Path) -> dict[str, Any]:
     from torch import nn
 
     from newswatch.classifier import model as model_module
-    from newswatch.classifier import train as train_module
-    from newswatch.classifier.main import DEFAULT_SEED_ARTICLE, _train_files
+    from newswatch.tooling.training import train as train_module
+    from newswatch.tooling.training.main import DEFAULT_SEED_ARTICLE, train_files
 
     load_base = model_module.EventNet.from_base
 
@@ -149,7 +149,7 @@ def study_student(keep: int, out: Path) -> dict[str, Any]:
 
     train_module.EventNet.from_base = truncated
     config = train_module.TrainConfig(
-        data_files=_train_files(TRAIN_FILE, ROOT / "data" / "train"),
+        data_files=train_files([TRAIN_FILE], ROOT / "data" / "train"),
         out_dir=out,
         dev_file=DEV_FILE,
         seed_article=ROOT / DEFAULT_SEED_ARTICLE,

@@ -8,10 +8,15 @@ Steps, each a function over one :class:`DemoRun` (a later stage is one more func
 4. ``poll_feeds``      the real poller, once, allowed to fetch 127.0.0.1 only
 5. ``read_back``       what is on the articles topic now, summarised for a human
 6. ``run_worker_stage`` the streaming worker (subprocess) on what is not classified yet; alerts printed as
-   they arrive, earlier alerts listed first (newswatch.worker.demo_stage)
+   they arrive, earlier alerts listed first (newswatch.demo_stage)
 
-    newswatch demo                 # prints the summary, exits 0
+Stdout is the story of the run, for a person: what each step did, the alerts, and how to stop what it
+left running. The logs go to ``<state_dir>/demo/demo.log`` (the worker's to ``demo/worker.log``) unless
+``--log-to-stderr`` is given.
+
+    newswatch demo                 # prints the story, exits 0
     newswatch demo --timeout 300   # the bound on the whole run, in seconds
+    newswatch demo --log-to-stderr # the logs on stderr too, as every other command writes them
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import functools
 import logging
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -34,13 +40,14 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from newswatch.broker.errors import BrokerError
+from newswatch.demo_stage import run_worker_stage
+from newswatch.logs import configure_logging
 from newswatch.poller.errors import PollerError
 from newswatch.poller.feeds import FeedConfig, parse_feeds
 from newswatch.poller.main import open_poller, summarise
 from newswatch.poller.metrics import PollerMetrics
 from newswatch.poller.service import PollReport
 from newswatch.settings import Settings
-from newswatch.worker.demo_stage import run_worker_stage
 from newswatch.worker.errors import WorkerError
 
 __all__ = ["STEPS", "DemoRun", "add_demo_arguments", "demo_feeds_dir", "run_demo", "serve_directory"]
@@ -58,6 +65,8 @@ class DemoRun:
     feeds: tuple[FeedConfig, ...] = ()
     reports: list[PollReport] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
+    #: the broker this run started or reused on this machine (None: the cluster named in the settings)
+    local_broker: str | None = None
 
     def say(self, line: str = "") -> None:
         """Print one line of the human summary (stdout is the product of this command)."""
@@ -122,6 +131,7 @@ async def start_broker(run: DemoRun) -> None:
         update={"kafka": run.settings.kafka.model_copy(update={"bootstrap_servers": kafka.bootstrap})}
     )
     state = "started" if started else "already running"
+    run.local_broker = kafka.bootstrap
     run.say(f"Kafka: local broker {state} on {kafka.bootstrap} (log: {kafka.log_path})")
 
 
@@ -177,6 +187,45 @@ Step = Callable[[DemoRun], Awaitable[None]]
 STEPS: tuple[Step, ...] = (start_broker, ensure_topics, serve_feeds, poll_feeds, read_back, run_worker_stage)
 
 
+def demo_log_path(settings: Settings) -> Path:
+    """Where the demo's own logs go unless ``--log-to-stderr`` (the worker's: ``demo/worker.log``)."""
+    return settings.state_dir / "demo" / "demo.log"
+
+
+def _introduction(run: DemoRun, log_path: Path | None) -> None:
+    run.say("newswatch demo: the whole pipeline on this machine, offline. Six invented outlets publish")
+    run.say("news feeds (English and French); the poller reads them into Kafka, the worker classifies each")
+    run.say("article and turns reports of the same event into one alert, updated as sources add up.")
+    if log_path is not None:
+        worker_log = log_path.with_name("worker.log")
+        run.say(f"Logs: {log_path} and {worker_log} (--log-to-stderr shows them here).")
+    run.say()
+
+
+def _default_state_dir(settings: Settings) -> bool:
+    return bool(settings.state_dir == Settings.model_fields["state_dir"].default)
+
+
+def _ending(run: DemoRun, seconds: float) -> None:
+    """How long it took, where to look next, and how to stop what is still running."""
+    run.say()
+    run.say(f"Done in {seconds:.0f} s.")
+    run.say("To see the alerts again: newswatch alerts tail --from-beginning --idle-timeout 5")
+    if run.local_broker is None:
+        where = run.settings.kafka.bootstrap_servers
+        run.say(f"Nothing to stop: the demo leaves nothing running (Kafka is the cluster at {where}).")
+        return
+    if _default_state_dir(run.settings):
+        stop = "make stop (or newswatch kafka stop)"
+        afresh = "make clean (stops it, removes .venv and .state)"
+    else:
+        stop = f"NEWSWATCH_STATE_DIR={run.settings.state_dir} newswatch kafka stop"
+        afresh = f"stop it, then rm -r {run.settings.state_dir}"
+    broker = f"the Kafka broker on {run.local_broker}"
+    run.say(f"To stop everything: {stop}; {broker} is all the demo leaves running.")
+    run.say(f"To start afresh: {afresh}.")
+
+
 def _demo_settings(settings: Settings) -> Settings:
     """The user's settings, with the poller allowed to fetch 127.0.0.1 and its own demo state file."""
     poller = settings.poller.model_copy(
@@ -198,21 +247,39 @@ async def _run(run: DemoRun, timeout: float) -> None:
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=240.0, help="bound on the whole run, seconds")
+    parser.add_argument(
+        "--log-to-stderr",
+        action="store_true",
+        help="write the logs to stderr (default: <state_dir>/demo/demo.log, so stdout reads as a story)",
+    )
+
+
+def _log_to_file(settings: Settings) -> Path:
+    """Send this process's logs (and Python warnings) to the demo log file; returns its path."""
+    path = demo_log_path(settings)
+    configure_logging(settings.log_level, settings.log_format, path=path)
+    logging.captureWarnings(True)
+    return path
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    """Run every step in order; any failure is reported in one line and exits 1."""
+    """Run every step in order; any failure is reported in one line on stderr and exits 1."""
     run = DemoRun(settings=_demo_settings(args.settings))
+    log_path = None if args.log_to_stderr else _log_to_file(run.settings)
+    see_log = f" (log: {log_path})" if log_path is not None else ""
+    started = time.monotonic()
+    _introduction(run, log_path)
     try:
         asyncio.run(_run(run, args.timeout))
     except TimeoutError:
-        print(f"newswatch demo: did not finish within {args.timeout:g} s", file=sys.stderr)
+        print(f"newswatch demo: did not finish within {args.timeout:g} s{see_log}", file=sys.stderr)
         return 1
     except (BrokerError, PollerError, WorkerError, OSError) as exc:  # expected failures: one clear line
-        print(f"newswatch demo: failed: {exc}", file=sys.stderr)
+        print(f"newswatch demo: failed: {exc}{see_log}", file=sys.stderr)
         return 1
     except Exception as exc:  # a bug: still one line on stderr, the traceback in the log
         log.error("demo_failed", exc_info=exc)
-        print(f"newswatch demo: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"newswatch demo: failed: {type(exc).__name__}: {exc}{see_log}", file=sys.stderr)
         return 1
+    _ending(run, time.monotonic() - started)
     return 0

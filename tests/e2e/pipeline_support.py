@@ -13,19 +13,17 @@ import sys
 import time
 import urllib.request
 import uuid
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from newswatch.broker.clients import kafka_producer
+from newswatch.broker.reading import TopicReader
+from newswatch.broker.topics import TopicSpec, ensure_topics
 from newswatch.contracts import Article
-
-with warnings.catch_warnings():  # kafka-python 3.0 calls importlib.resources.read_text at import time
-    warnings.simplefilter("ignore", DeprecationWarning)
-    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-    from kafka.admin import KafkaAdminClient, NewTopic
+from newswatch.settings import KafkaSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT.parent / "shared" / "seed" / "barkhane-leaves-mali-2022.txt"
@@ -164,28 +162,24 @@ class Pipeline:
     prefix: str = field(default_factory=lambda: f"e2e-{uuid.uuid4().hex[:10]}")
     workers: list[Worker] = field(default_factory=list)
     _seen: dict[str, list[Any]] = field(default_factory=dict)
-    _consumers: dict[str, KafkaConsumer] = field(default_factory=dict)
+    _readers: dict[str, TopicReader] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         names = ("articles", "classified", "alerts", "deadletter")
         self.topics = {name: f"{self.prefix}.{name}" for name in names}
         self.app_id = f"{self.prefix}-worker"
-        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap)
-        try:
-            big = {"max.message.bytes": str(HUGE_LIMIT)}
-            admin.create_topics(
-                [
-                    NewTopic(self.topics["articles"], 3, 1, topic_configs=big),
-                    NewTopic(self.topics["classified"], 3, 1),
-                    NewTopic(self.topics["alerts"], 1, 1),
-                    NewTopic(self.topics["deadletter"], 1, 1, topic_configs=big),
-                ]
-            )
-        finally:
-            admin.close()
-        self.producer = KafkaProducer(
-            bootstrap_servers=self.bootstrap, acks="all", max_request_size=HUGE_LIMIT
+        self.kafka = KafkaSettings(bootstrap_servers=self.bootstrap)
+        big = {"max.message.bytes": str(HUGE_LIMIT)}
+        ensure_topics(
+            self.kafka,
+            [
+                TopicSpec(self.topics["articles"], 3, 1, big),
+                TopicSpec(self.topics["classified"], 3, 1),
+                TopicSpec(self.topics["alerts"], 1, 1),
+                TopicSpec(self.topics["deadletter"], 1, 1, big),
+            ],
         )
+        self.producer = kafka_producer(self.kafka, max_request_size=HUGE_LIMIT)
 
     # -- workers ------------------------------------------------------------------------------------------
     def env(self, metrics_port: int) -> dict[str, str]:
@@ -229,8 +223,8 @@ class Pipeline:
     def close(self) -> None:
         for worker in self.workers:
             worker.kill9()
-        for consumer in self._consumers.values():
-            consumer.close()
+        for reader in self._readers.values():
+            reader.close()
         self.producer.close()
 
     # -- input --------------------------------------------------------------------------------------------
@@ -247,22 +241,14 @@ class Pipeline:
     # -- output -------------------------------------------------------------------------------------------
     def records(self, name: str) -> list[Any]:
         """Every record read so far from output topic ``name`` (JSON-decoded values), in topic order."""
-        consumer = self._consumers.get(name)
-        if consumer is None:
-            topic = self.topics[name]
-            consumer = KafkaConsumer(
-                bootstrap_servers=self.bootstrap,
-                enable_auto_commit=False,
-                max_partition_fetch_bytes=HUGE_LIMIT,
+        reader = self._readers.get(name)
+        if reader is None:
+            reader = TopicReader(
+                self.kafka, [self.topics[name]], max_partition_fetch_bytes=HUGE_LIMIT, max_poll_records=5000
             )
-            partitions = consumer.partitions_for_topic(topic) or set()
-            tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-            consumer.assign(tps)
-            consumer.seek_to_beginning(*tps)
-            self._consumers[name] = consumer
+            self._readers[name] = reader
             self._seen[name] = []
-        for batch in consumer.poll(timeout_ms=500, max_records=5000).values():
-            self._seen[name].extend(json.loads(r.value) for r in batch)
+        self._seen[name].extend(json.loads(r.value or b"") for r in reader.poll(500))
         return self._seen[name]
 
     def wait_for(

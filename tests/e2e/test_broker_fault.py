@@ -4,7 +4,6 @@ no article lost, no alert opened twice, every article classified."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -15,7 +14,7 @@ from aiohttp import web
 from pipeline_support import KHERSON, Pipeline
 from prometheus_client import CollectorRegistry
 
-from newswatch.broker import LocalKafka
+from newswatch.broker import LocalKafka, read_all
 from newswatch.poller.feeds import FeedConfig
 from newswatch.poller.main import open_poller
 from newswatch.poller.metrics import PollerMetrics
@@ -163,21 +162,7 @@ async def _run(wire: Feed, kafka: LocalKafka, pipe: Pipeline, tmp_path: Path) ->
 
 def _published(pipe: Pipeline) -> dict[str, str]:
     """Article id -> title of every record on the articles topic."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=pipe.bootstrap, enable_auto_commit=False)
-    try:
-        topic = pipe.topics["articles"]
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        end = consumer.end_offsets(tps)
-        out: dict[str, str] = {}
-        while any(consumer.position(tp) < end[tp] for tp in tps):
-            for batch in consumer.poll(timeout_ms=500).values():
-                for record in batch:
-                    value = json.loads(record.value)
-                    out[value["id"]] = value["title"]
-        return out
-    finally:
-        consumer.close()
+    out: dict[str, str] = {}
+    for value in read_all(pipe.kafka, pipe.topics["articles"], timeout_s=60):
+        out[value["id"]] = value["title"]
+    return out

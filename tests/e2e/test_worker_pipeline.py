@@ -183,6 +183,15 @@ def test_metrics_are_served_with_sensible_values(run: Run) -> None:
     assert value("newswatch_worker_ingested_to_classified_seconds_count") == records - len(letters)
     assert value("newswatch_worker_ingested_to_alert_seconds_count", event_type="military_withdrawal") >= 6
     assert value("newswatch_worker_published_to_alert_seconds_count", event_type="peacekeeping_change") >= 1
+    # the classifier's own metrics, on the same endpoint: every article the worker classified went through
+    # it (a batch that failed and was retried one by one is counted once per successful call)
+    classified = value("newswatch_worker_articles_classified_total")
+    assert total("newswatch_classifier_articles_total") >= classified > 0
+    assert value("newswatch_classifier_articles_total", stage="scored") >= 1
+    assert value("newswatch_classifier_articles_total", stage="screened_out") >= 1
+    assert value("newswatch_classifier_positives_total", event_type="military_withdrawal") >= 6
+    assert value("newswatch_classifier_positives_total", event_type="peacekeeping_change") >= 1
+    assert value("newswatch_classifier_batch_duration_seconds_count") >= 1
     info = [labels for (n, labels), v in samples.items() if n == "newswatch_worker_info" and v == 1]
     assert len(info) == 1 and dict(info[0])["model_version"] and dict(info[0])["app_version"] == "0.1.0"
     assert _lag_settled(run)

@@ -1,49 +1,52 @@
-"""Client factories: the keyword arguments of every Kafka client we create, built from ``KafkaSettings``.
+"""The client factory: every Kafka client of the project is built here, from ``KafkaSettings``.
 
-One place maps PLAINTEXT, SSL, SASL_PLAINTEXT and SASL_SSL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) onto the
-option names of kafka-python, aiokafka and faust, so no service spells them itself.
+Two client libraries: faust-streaming (over its own aiokafka) for the stream processors, kafka-python for
+everything else (admin, the poller's producer, notify, command-line readers). One place maps PLAINTEXT, SSL,
+SASL_PLAINTEXT and SASL_SSL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) onto both, with one TLS context
+(:func:`ssl_context`), so no service spells a connection option itself.
 
-    from kafka import KafkaProducer
-    producer = KafkaProducer(**producer_config(settings.kafka))
-
-    from aiokafka import AIOKafkaConsumer
-    consumer = AIOKafkaConsumer(topic, **aiokafka_consumer_config(settings.kafka, group_id="g"))
-
+    producer = kafka_producer(settings.kafka, max_request_size=DEADLETTER_MAX_BYTES)
+    consumer = kafka_consumer(settings.kafka, group_id="newswatch-notify", auto_offset_reset="latest")
+    admin = kafka_admin(settings.kafka)
     app = faust.App("newswatch-worker", **faust_app_config(settings.kafka))
+
+The ``*_config`` functions return the same options as plain dicts (keyword arguments that override them go
+last); the factories build the client from them, so kafka-python is imported only where a client is built.
 """
 
 from __future__ import annotations
 
 import ssl
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from newswatch.broker.errors import ClientConfigError
 from newswatch.settings import KafkaSettings
+
+if TYPE_CHECKING:
+    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
 __all__ = [
     "ADMIN_BOOTSTRAP_TIMEOUT_MS",
     "COMPRESSION_TYPE",
     "admin_config",
-    "aiokafka_config",
-    "aiokafka_consumer_config",
-    "aiokafka_producer_config",
     "bootstrap_list",
     "consumer_config",
     "faust_app_config",
     "faust_broker_urls",
+    "kafka_admin",
+    "kafka_consumer",
+    "kafka_producer",
     "kafka_python_config",
     "producer_config",
-    "redact",
     "ssl_context",
 ]
 
-#: gzip is built into kafka-python and aiokafka (zlib); lz4/snappy/zstd would need extra packages.
+#: gzip is built into kafka-python and faust's aiokafka (zlib); lz4/snappy/zstd would need extra packages.
 COMPRESSION_TYPE = "gzip"
 #: How long an admin client (``topics ensure``) waits for a first broker before giving up.
 ADMIN_BOOTSTRAP_TIMEOUT_MS = 10_000
 _SSL_PROTOCOLS = frozenset({"SSL", "SASL_SSL"})
 _SASL_PROTOCOLS = frozenset({"SASL_PLAINTEXT", "SASL_SSL"})
-_SECRET_KEYS = frozenset({"sasl_plain_password", "ssl_password"})
 
 
 def bootstrap_list(settings: KafkaSettings) -> list[str]:
@@ -99,71 +102,10 @@ def ssl_context(settings: KafkaSettings) -> ssl.SSLContext | None:
 
 
 def kafka_python_config(settings: KafkaSettings) -> dict[str, Any]:
-    """Connection options shared by kafka-python's producer, consumer and admin client."""
-    config: dict[str, Any] = {
-        "bootstrap_servers": bootstrap_list(settings),
-        "client_id": settings.client_id,
-        "request_timeout_ms": settings.request_timeout_ms,
-        "security_protocol": settings.security_protocol,
-    }
-    if settings.security_protocol in _SSL_PROTOCOLS:
-        config.update(
-            ssl_cafile=str(settings.ssl_cafile) if settings.ssl_cafile else None,
-            ssl_certfile=str(settings.ssl_certfile) if settings.ssl_certfile else None,
-            ssl_keyfile=str(settings.ssl_keyfile) if settings.ssl_keyfile else None,
-            ssl_password=settings.ssl_key_password.get_secret_value() if settings.ssl_key_password else None,
-            ssl_check_hostname=settings.ssl_check_hostname,
-        )
-    config.update(_sasl(settings))
-    return config
+    """Connection options shared by kafka-python's producer, consumer and admin client.
 
-
-def producer_config(settings: KafkaSettings, *, max_request_size: int = 1024 * 1024) -> dict[str, Any]:
-    """kafka-python ``KafkaProducer`` options for durable publishing (the poller).
-
-    acks=all with idempotence (kafka-python 3 supports it: no duplicates or reordering on retry), gzip,
-    unlimited retries bounded by ``delivery_timeout_ms`` (2 min), 5 ms linger to batch a feed's articles.
-    Dead-letter producers pass ``max_request_size=DEADLETTER_MAX_BYTES`` (``topics.py``).
-
-        KafkaProducer(**producer_config(settings.kafka), value_serializer=...)
+    TLS goes in as the :func:`ssl_context` faust gets too (kafka-python then ignores its other ``ssl_*``).
     """
-    return {
-        **kafka_python_config(settings),
-        "max_request_size": max_request_size,
-        "acks": "all",
-        "enable_idempotence": True,
-        "compression_type": COMPRESSION_TYPE,
-        "retries": 2_147_483_647,
-        "delivery_timeout_ms": 120_000,
-        "max_in_flight_requests_per_connection": 5,
-        "linger_ms": 5,
-    }
-
-
-def consumer_config(settings: KafkaSettings, group_id: str | None) -> dict[str, Any]:
-    """kafka-python ``KafkaConsumer`` options: manual commits, start from the earliest offset.
-
-    KafkaConsumer(topic, **consumer_config(settings.kafka, group_id="newswatch-notify"))
-    """
-    return {
-        **kafka_python_config(settings),
-        "group_id": group_id,
-        "enable_auto_commit": False,
-        "auto_offset_reset": "earliest",
-    }
-
-
-def admin_config(settings: KafkaSettings) -> dict[str, Any]:
-    """kafka-python ``KafkaAdminClient`` options; bootstrap gives up after 10 s (or ``request_timeout_ms``).
-
-    KafkaAdminClient(**admin_config(settings.kafka))
-    """
-    bootstrap_timeout_ms = min(settings.request_timeout_ms, ADMIN_BOOTSTRAP_TIMEOUT_MS)
-    return {**kafka_python_config(settings), "bootstrap_timeout_ms": bootstrap_timeout_ms}
-
-
-def aiokafka_config(settings: KafkaSettings) -> dict[str, Any]:
-    """Connection options shared by aiokafka's producer, consumer and admin client (TLS as an SSLContext)."""
     config: dict[str, Any] = {
         "bootstrap_servers": bootstrap_list(settings),
         "client_id": settings.client_id,
@@ -177,31 +119,70 @@ def aiokafka_config(settings: KafkaSettings) -> dict[str, Any]:
     return config
 
 
-def aiokafka_producer_config(
-    settings: KafkaSettings, *, max_request_size: int = 1024 * 1024
-) -> dict[str, Any]:
-    """``AIOKafkaProducer`` options: acks=all, idempotence, gzip; ``max_request_size`` as for kafka-python.
+def producer_config(settings: KafkaSettings, **overrides: Any) -> dict[str, Any]:
+    """kafka-python ``KafkaProducer`` options for durable publishing; ``overrides`` replace any of them.
 
-    producer = AIOKafkaProducer(**aiokafka_producer_config(settings.kafka))
+    acks=all with idempotence (kafka-python 3 supports it: no duplicates or reordering on retry), gzip,
+    unlimited retries bounded by ``delivery_timeout_ms`` (2 min), 5 ms linger to batch a feed's articles.
+    Dead-letter producers pass ``max_request_size=DEADLETTER_MAX_BYTES`` (``topics.py``).
     """
     return {
-        **aiokafka_config(settings),
-        "max_request_size": max_request_size,
+        **kafka_python_config(settings),
+        "max_request_size": 1024 * 1024,
         "acks": "all",
         "enable_idempotence": True,
         "compression_type": COMPRESSION_TYPE,
+        "retries": 2_147_483_647,
+        "delivery_timeout_ms": 120_000,
+        "max_in_flight_requests_per_connection": 5,
         "linger_ms": 5,
+        **overrides,
     }
 
 
-def aiokafka_consumer_config(settings: KafkaSettings, group_id: str | None) -> dict[str, Any]:
-    """``AIOKafkaConsumer`` options: manual commits, start from the earliest offset."""
+def consumer_config(settings: KafkaSettings, group_id: str | None, **overrides: Any) -> dict[str, Any]:
+    """kafka-python ``KafkaConsumer`` options: manual commits, start from the earliest offset.
+
+    ``group_id=None`` is a group-less consumer that assigns its partitions itself (readers, ``reading.py``).
+    """
     return {
-        **aiokafka_config(settings),
+        **kafka_python_config(settings),
         "group_id": group_id,
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
+        **overrides,
     }
+
+
+def admin_config(settings: KafkaSettings, **overrides: Any) -> dict[str, Any]:
+    """kafka-python ``KafkaAdminClient`` options; bootstrap gives up after 10 s (or request_timeout_ms)."""
+    bootstrap_timeout_ms = min(settings.request_timeout_ms, ADMIN_BOOTSTRAP_TIMEOUT_MS)
+    return {**kafka_python_config(settings), "bootstrap_timeout_ms": bootstrap_timeout_ms, **overrides}
+
+
+# Building a kafka-python client bootstraps it (it blocks until a broker answers, or raises ``KafkaError``):
+# call these off the event loop in async code.
+def kafka_producer(settings: KafkaSettings, **overrides: Any) -> KafkaProducer:
+    """A kafka-python ``KafkaProducer`` with :func:`producer_config` (``overrides`` replace options)."""
+    from kafka import KafkaProducer  # imported here: kafka-python is slow to import
+
+    return KafkaProducer(**producer_config(settings, **overrides))
+
+
+def kafka_consumer(
+    settings: KafkaSettings, *topics: str, group_id: str | None, **overrides: Any
+) -> KafkaConsumer:
+    """A kafka-python ``KafkaConsumer`` with :func:`consumer_config`, subscribed to ``topics`` if any."""
+    from kafka import KafkaConsumer  # imported here: kafka-python is slow to import
+
+    return KafkaConsumer(*topics, **consumer_config(settings, group_id, **overrides))
+
+
+def kafka_admin(settings: KafkaSettings, **overrides: Any) -> KafkaAdminClient:
+    """A kafka-python ``KafkaAdminClient`` with :func:`admin_config` (``overrides`` replace options)."""
+    from kafka import KafkaAdminClient  # imported here: kafka-python is slow to import
+
+    return KafkaAdminClient(**admin_config(settings, **overrides))
 
 
 def faust_broker_urls(settings: KafkaSettings) -> list[str]:
@@ -236,11 +217,4 @@ def faust_app_config(settings: KafkaSettings) -> dict[str, Any]:
         "broker_client_id": settings.client_id,
         "producer_acks": -1,
         "producer_compression_type": COMPRESSION_TYPE,
-    }
-
-
-def redact(config: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a client config that is safe to log: passwords become ``'***'``."""
-    return {
-        key: ("***" if key in _SECRET_KEYS and value is not None else value) for key, value in config.items()
     }

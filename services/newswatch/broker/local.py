@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from newswatch.broker.errors import BrokerStartError, BrokerStopError, BrokerUnreachableError, KafkaJarsError
-from newswatch.settings import Settings
+from newswatch.settings import KafkaSettings, Settings
 
 __all__ = [
     "DEFAULT_POM",
@@ -138,18 +138,16 @@ def probe_broker(bootstrap: str, *, timeout_s: float = 5.0) -> int:
 
         probe_broker("127.0.0.1:9092")  # -> 1
     """
-    from kafka import KafkaAdminClient  # imported here: kafka-python is slow to import
-    from kafka.errors import KafkaError
+    from kafka.errors import KafkaError  # imported here: kafka-python is slow to import
+
+    from newswatch.broker.clients import kafka_admin
 
     timeout_ms = max(1000, int(timeout_s * 1000))
+    local = KafkaSettings(
+        bootstrap_servers=bootstrap, client_id="newswatch-probe", request_timeout_ms=timeout_ms
+    )
     try:
-        admin = KafkaAdminClient(
-            bootstrap_servers=bootstrap.split(","),
-            client_id="newswatch-probe",
-            request_timeout_ms=timeout_ms,
-            bootstrap_timeout_ms=timeout_ms,
-            reconnect_backoff_max_ms=500,
-        )
+        admin = kafka_admin(local, bootstrap_timeout_ms=timeout_ms, reconnect_backoff_max_ms=500)
     except KafkaError as exc:
         raise BrokerUnreachableError(f"no Kafka broker answered at {bootstrap}: {exc!r}") from exc
     try:

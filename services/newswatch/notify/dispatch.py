@@ -346,10 +346,6 @@ class Dispatcher:
         )
         await self._queue_letter(name, env, deadletter)
 
-    def skip(self, topic: str, partition: int, offset: int) -> None:
-        """Account for a record that needs no delivery (e.g. dead-lettered as undecodable)."""
-        self.tracker.add((topic, partition), offset, 0)
-
     async def _run(self, sub: Subscription) -> None:
         queue = self._queues[sub.name]
         deliverer = self._deliverers[sub.name]

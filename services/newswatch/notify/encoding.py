@@ -56,7 +56,7 @@ def decode_alert(raw: bytes | None) -> Alert:
         data = json.loads(raw)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         # ValueError besides JSONDecodeError: an integer over Python's 4,300-digit limit; RecursionError:
-        # nesting deeper than the parser's stack. Either escaped before and stopped the intake for good.
+        # nesting deeper than the parser's stack. Uncaught, either would stop the intake for good.
         raise AlertDecodeError(f"not JSON: {exc}", reason="decode_error") from exc
     try:
         validate_record("alert", data)

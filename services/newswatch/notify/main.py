@@ -5,34 +5,37 @@ Data flow:
       --> Dispatcher.submit: per subscription filter + delivery log --> one queue/task per subscription
       --> webhook (signed POST, retries) | console --> delivery log; failures --> DeadLetter v1
       --> offsets committed only below the lowest unsettled record (OffsetTracker)
+
+The Kafka clients are kafka-python's, built by ``newswatch.broker.clients``. They block, so they stay off
+the event loop: the consumer lives on one thread of its own (kafka-python's consumer is not thread-safe),
+every call to it goes there, and the dead-letter producer waits for its acknowledgements on another. The
+rebalance listener runs on kafka-python's network thread and reads the offset tracker on the event loop.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import contextlib
+import functools
 import logging
 import signal
 import sys
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Literal, Protocol, TextIO, TypeVar
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import (
-    KafkaError,
-    MessageSizeTooLargeError,
-    RecordListTooLargeError,
-    RecordTooLargeError,
-)
+from kafka import AsyncConsumerRebalanceListener, OffsetAndMetadata
+from kafka import TopicPartition as KafkaTopicPartition
+from kafka.errors import KafkaError, MessageSizeTooLargeError, RecordListTooLargeError
 from prometheus_client import CollectorRegistry, start_http_server
 
-from newswatch.broker.clients import aiokafka_consumer_config, aiokafka_producer_config
-from newswatch.broker.errors import ClientConfigError
+from newswatch.broker.clients import kafka_consumer, kafka_producer, producer_config
+from newswatch.broker.errors import BrokerError, ClientConfigError
+from newswatch.broker.reading import TopicReader
 from newswatch.broker.topics import DEADLETTER_MAX_BYTES
 from newswatch.contracts import EVENT_TYPES, DeadLetter
 from newswatch.notify.console import format_alert
@@ -42,6 +45,7 @@ from newswatch.notify.dispatch import (
     Dispatcher,
     Envelope,
     FileDeadLetterSink,
+    TopicPartition,
     build_deadletter,
     build_deliverers,
 )
@@ -64,68 +68,153 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
+
 
 # ---------------------------------------------------------------------------------------------- Kafka wiring
 #: A valid alert key is an alert id (at most 128 characters); a longer one is cut, not carried whole.
 _MAX_DEADLETTER_KEY_BYTES = 1024
 #: What the dead-letter topic refuses for good: the record is too large; retrying cannot change that.
-_REFUSED = (MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError)
+_REFUSED = (MessageSizeTooLargeError, RecordListTooLargeError)
+#: How long a rebalance callback waits for the event loop to read the offset tracker.
+_LOOP_WAIT_SECONDS = 10.0
+#: How long closing the dead-letter producer may take before pending letters are abandoned (uncommitted).
+_PRODUCER_CLOSE_SECONDS = 5.0
+
+
+class _Record(Protocol):
+    """What intake reads of a consumed record (kafka-python's ``ConsumerRecord`` has these)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
 
 
 def deadletter_producer_config(kafka: KafkaSettings) -> dict[str, Any]:
     """The dead-letter producer's options: requests up to the topic's ``DEADLETTER_MAX_BYTES``, not 1 MiB."""
-    return aiokafka_producer_config(kafka, max_request_size=DEADLETTER_MAX_BYTES)
+    return producer_config(kafka, max_request_size=DEADLETTER_MAX_BYTES)
+
+
+def _ack_timeout_seconds(config: dict[str, Any]) -> float:
+    """Longer than the producer's own delivery timeout: a letter reported failed has expired in the producer,
+    so the outbox's retry cannot duplicate it."""
+    return float(config["delivery_timeout_ms"]) / 1000 + 10.0
 
 
 class KafkaDeadLetterSink:
-    """DeadLetter v1 records on the dead-letter topic, keyed like the alert, subscription in a header."""
+    """DeadLetter v1 records on the dead-letter topic, keyed like the alert, subscription in a header.
 
-    def __init__(self, producer: AIOKafkaProducer, topic: str) -> None:
+    ``producer`` is a kafka-python ``KafkaProducer``; each send waits for Kafka's acknowledgement on the
+    sink's own thread, so the event loop never blocks.
+    """
+
+    def __init__(self, producer: Any, topic: str, *, ack_timeout_seconds: float = 130.0) -> None:
         self._producer = producer
         self._topic = topic
+        self._ack_timeout = ack_timeout_seconds
+        self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="notify-deadletters")
 
     async def send(self, subscription: str, deadletter: DeadLetter, key: bytes | None) -> None:
         """Produce one letter; raise :class:`DeadLetterRefusedError` when Kafka refuses it as too large."""
         headers = [("subscription", subscription.encode())] if subscription else []
         value = deadletter.model_dump_json().encode()
         cut = None if key is None else key[:_MAX_DEADLETTER_KEY_BYTES]
+        send = functools.partial(self._send_and_wait, value, cut, headers)
         try:
-            await self._producer.send_and_wait(self._topic, value=value, key=cut, headers=headers)
+            await asyncio.get_running_loop().run_in_executor(self._thread, send)
         except _REFUSED as exc:
             refused = f"{self._topic} refused a dead letter of {len(value)} bytes: {exc}"
             raise DeadLetterRefusedError(refused) from exc
 
+    def _send_and_wait(self, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]]) -> None:
+        future = self._producer.send(self._topic, value=value, key=key, headers=headers)
+        future.get(timeout=self._ack_timeout)
 
-class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Commit what is settled before partitions move; forget their unsettled offsets."""
+    async def close(self) -> None:
+        """Close the producer (pending letters fail after a few seconds), then the sink's thread."""
+        await asyncio.to_thread(self._producer.close, timeout=_PRODUCER_CLOSE_SECONDS)
+        self._thread.shutdown(wait=False, cancel_futures=True)
 
-    def __init__(self, consumer: AIOKafkaConsumer, dispatcher: Dispatcher) -> None:
-        self._consumer = consumer
+
+class _ConsumerThread:
+    """The one thread that calls the kafka-python consumer; ``run`` awaits a call made there."""
+
+    def __init__(self) -> None:
+        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="notify-consumer")
+
+    async def run(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        call = functools.partial(fn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop, fn: Callable[[], _T]) -> _T:
+    """Run ``fn`` on the event loop from another thread and return its result (directly once the loop ended).
+
+    Raises ``TimeoutError`` when the loop does not get to it within ``_LOOP_WAIT_SECONDS``.
+    """
+    if loop.is_closed() or not loop.is_running():
+        return fn()
+
+    async def call() -> _T:
+        return fn()
+
+    return asyncio.run_coroutine_threadsafe(call(), loop).result(_LOOP_WAIT_SECONDS)
+
+
+def _kafka_offsets(offsets: dict[TopicPartition, int]) -> dict[Any, Any]:
+    return {KafkaTopicPartition(t, p): OffsetAndMetadata(off, "", -1) for (t, p), off in offsets.items()}
+
+
+class _Rebalance(AsyncConsumerRebalanceListener):  # type: ignore[misc]
+    """Commit what is settled before partitions move; forget their unsettled offsets.
+
+    Runs on kafka-python's network thread (an async listener, so heartbeats go on while a commit is awaited);
+    the tracker belongs to the event loop and is read and changed there.
+    """
+
+    def __init__(self, dispatcher: Dispatcher, loop: asyncio.AbstractEventLoop) -> None:
         self._dispatcher = dispatcher
+        self._loop = loop
+        self.consumer: Any = None  # set once the consumer is built, before it subscribes
 
-    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        await _commit(self._consumer, self._dispatcher)
-        self._dispatcher.tracker.forget([(tp.topic, tp.partition) for tp in revoked])
+    async def on_partitions_revoked(self, revoked: set[Any]) -> None:
+        tracker = self._dispatcher.tracker
+        try:
+            offsets = _on_loop(self._loop, tracker.committable)
+            if offsets and self.consumer is not None:
+                await self.consumer.commit_async(_kafka_offsets(offsets))
+                _on_loop(self._loop, lambda: tracker.mark_committed(offsets))
+        except Exception as exc:  # the next owner re-reads from the last commit; the log drops repeats
+            log.warning("commit_on_revoke_failed", extra={"error": repr(exc)})
+        finally:
+            await self.on_partitions_lost(revoked)
 
-    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+    async def on_partitions_lost(self, lost: set[Any]) -> None:
+        tracker = self._dispatcher.tracker
+        with contextlib.suppress(TimeoutError):
+            _on_loop(self._loop, lambda: tracker.forget([(tp.topic, tp.partition) for tp in lost]))
+
+    async def on_partitions_assigned(self, assigned: set[Any]) -> None:
         log.info("partitions_assigned", extra={"partitions": sorted(tp.partition for tp in assigned)})
 
 
-async def _start_client(
-    client: AIOKafkaConsumer | AIOKafkaProducer, stack: contextlib.AsyncExitStack
-) -> None:
-    """Start an aiokafka client and register its stop, also when starting fails half-way."""
-    stack.push_async_callback(client.stop)
-    await client.start()
-
-
-async def _commit(consumer: AIOKafkaConsumer, dispatcher: Dispatcher) -> None:
+async def _commit(thread: _ConsumerThread, consumer: Any, dispatcher: Dispatcher, timeout_ms: int) -> None:
     offsets = dispatcher.tracker.committable()
     if not offsets:
         return
     try:
-        await consumer.commit({TopicPartition(t, p): off for (t, p), off in offsets.items()})
-    except KafkaError as exc:  # a rebalance in progress; the next commit catches up
+        await thread.run(consumer.commit, _kafka_offsets(offsets), timeout_ms=timeout_ms)
+    except KafkaError as exc:  # a rebalance in progress, or the broker away; the next commit catches up
         log.warning("commit_failed", extra={"error": str(exc)})
         return
     dispatcher.tracker.mark_committed(offsets)
@@ -156,7 +245,7 @@ def _load(settings: Settings, override: Path | None) -> tuple[Subscription, ...]
 
 
 async def _intake(
-    record: ConsumerRecord[bytes, bytes],
+    record: _Record,
     dispatcher: Dispatcher,
     metrics: NotifyMetrics,
     max_original_bytes: int = DEFAULT_MAX_ORIGINAL_BYTES,
@@ -205,9 +294,14 @@ async def _serve(settings: Settings, subs: tuple[Subscription, ...], metrics: No
         pruned = store.prune(cfg.store_retention_seconds)
         sink: DeadLetterSink
         if cfg.deadletter == "topic":
-            producer = AIOKafkaProducer(**deadletter_producer_config(kafka))
-            await _start_client(producer, stack)
-            sink = KafkaDeadLetterSink(producer, kafka.topic_deadletter)
+            producer = await asyncio.to_thread(kafka_producer, kafka, max_request_size=DEADLETTER_MAX_BYTES)
+            kafka_sink = KafkaDeadLetterSink(
+                producer,
+                kafka.topic_deadletter,
+                ack_timeout_seconds=_ack_timeout_seconds(deadletter_producer_config(kafka)),
+            )
+            stack.push_async_callback(kafka_sink.close)
+            sink = kafka_sink
         else:
             sink = FileDeadLetterSink(cfg.deadletter_dir or settings.state_dir / "notify-deadletters")
         client = await stack.enter_async_context(
@@ -230,30 +324,35 @@ async def _serve(settings: Settings, subs: tuple[Subscription, ...], metrics: No
             park_probe_seconds=cfg.park_probe_seconds,
             deadletter_max_original_bytes=cfg.deadletter_max_original_bytes,
         )
-        consumer = AIOKafkaConsumer(
-            **{**aiokafka_consumer_config(kafka, cfg.group_id), "auto_offset_reset": cfg.start_from}
+        thread = _ConsumerThread()
+        stack.callback(thread.shutdown)
+        consumer = await thread.run(
+            kafka_consumer, kafka, group_id=cfg.group_id, auto_offset_reset=cfg.start_from
         )
-        consumer.subscribe([kafka.topic_alerts], listener=_Rebalance(consumer, dispatcher))
-        await _start_client(consumer, stack)
+        stack.push_async_callback(thread.run, consumer.close)  # awaited: its revoke callback needs the loop
+        listener = _Rebalance(dispatcher, loop)
+        listener.consumer = consumer
+        await thread.run(consumer.subscribe, [kafka.topic_alerts], listener=listener)
         await dispatcher.start()
         stack.push_async_callback(dispatcher.stop)
         log.info(
             "notify_started",
             extra={"subscriptions": [s.name for s in subs], "group_id": cfg.group_id, "pruned": pruned},
         )
+        commit_ms = kafka.request_timeout_ms
         last_commit = time.monotonic()
         try:
             while not stop.is_set():
-                batches = await consumer.getmany(timeout_ms=500, max_records=500)
+                batches = await thread.run(consumer.poll, timeout_ms=500, max_records=500)
                 for records in batches.values():
                     for record in records:
                         await _intake(record, dispatcher, metrics, cfg.deadletter_max_original_bytes)
                 if time.monotonic() - last_commit >= cfg.commit_interval_seconds:
-                    await _commit(consumer, dispatcher)
+                    await _commit(thread, consumer, dispatcher, commit_ms)
                     last_commit = time.monotonic()
         finally:
             drained = await dispatcher.drain(cfg.shutdown_grace_seconds)
-            await _commit(consumer, dispatcher)
+            await _commit(thread, consumer, dispatcher, commit_ms)
             log.info("notify_stopped", extra={"drained": drained})
     return 0
 
@@ -288,7 +387,7 @@ def _run_kafka(command: str, main: Coroutine[Any, Any, int]) -> int:
     except ClientConfigError as exc:
         print(f"newswatch {command}: {exc}", file=sys.stderr)
         return 2
-    except KafkaError as exc:
+    except (KafkaError, BrokerError) as exc:
         log.error("kafka_unavailable", extra={"error": str(exc)})
         print(f"newswatch {command}: Kafka unavailable: {exc}", file=sys.stderr)
         return 1
@@ -311,43 +410,39 @@ def add_alerts_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def _tail(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
-    config = aiokafka_consumer_config(settings.kafka, None)
-    config["auto_offset_reset"] = "earliest" if args.from_beginning else "latest"
-    consumer = AIOKafkaConsumer(settings.kafka.topic_alerts, **config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    start: Literal["beginning", "end"] = "beginning" if args.from_beginning else "end"
+    reader = await asyncio.to_thread(TopicReader, settings.kafka, [settings.kafka.topic_alerts], start=start)
     event_types = tuple(args.event_type or EVENT_TYPES)
     countries = tuple(args.country or ())
     printed = 0
     try:
-        await consumer.start()
         idle_since = time.monotonic()
         while not stop.is_set():
-            batches = await consumer.getmany(timeout_ms=250)
-            for records in batches.values():
-                for record in records:
-                    idle_since = time.monotonic()
-                    try:
-                        alert = decode_alert(record.value)
-                    except AlertDecodeError as exc:
-                        log.warning("alert_invalid", extra={"offset": record.offset, "error": str(exc)})
-                        continue
-                    if not alert_matches(
-                        alert, event_types=event_types, countries=countries, min_severity=args.min_severity
-                    ):
-                        continue
-                    line = dumps_inert(alert.model_dump(mode="json")) if args.json else format_alert(alert)
-                    out.write(line + "\n")
-                    out.flush()
-                    printed += 1
-                    if args.max_alerts is not None and printed >= args.max_alerts:
-                        return 0
+            for record in await asyncio.to_thread(reader.poll, 250):
+                idle_since = time.monotonic()
+                try:
+                    alert = decode_alert(record.value)
+                except AlertDecodeError as exc:
+                    log.warning("alert_invalid", extra={"offset": record.offset, "error": str(exc)})
+                    continue
+                if not alert_matches(
+                    alert, event_types=event_types, countries=countries, min_severity=args.min_severity
+                ):
+                    continue
+                line = dumps_inert(alert.model_dump(mode="json")) if args.json else format_alert(alert)
+                out.write(line + "\n")
+                out.flush()
+                printed += 1
+                if args.max_alerts is not None and printed >= args.max_alerts:
+                    return 0
             if args.idle_timeout is not None and time.monotonic() - idle_since >= args.idle_timeout:
                 return 0
     finally:
-        await consumer.stop()
+        await asyncio.to_thread(reader.close)
     return 0
 
 

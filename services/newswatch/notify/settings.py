@@ -83,9 +83,6 @@ class NotifySettings(BaseModel):
         default=30 * 86_400.0, gt=0, description="Delivery log entries older than this are pruned at start."
     )
     shutdown_grace_seconds: float = Field(default=20.0, ge=0, description="Time to drain queues on stop.")
-    signature_tolerance_seconds: int = Field(
-        default=300, ge=1, description="Advised receiver tolerance; used by `verify_signature` examples."
-    )
     user_agent: str = "newswatch-notify/0.1"
 
     @model_validator(mode="after")

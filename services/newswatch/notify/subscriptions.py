@@ -10,6 +10,7 @@ subscriptions:
       url: https://hooks.example.org/newswatch
       secret_ref: ops-team             # key of NEWSWATCH_NOTIFY__WEBHOOK_SECRETS, or:
       # secret_file: /run/secrets/ops-team
+      format: json                     # json (Alert v1, default) | slack | teams | adaptive_card
   - name: terminal
     destination: {type: console}
 
@@ -37,6 +38,7 @@ from pydantic import (
 
 from newswatch.contracts import EVENT_TYPES, Alert, EventType, Severity
 from newswatch.notify.errors import SecretNotFoundError, SubscriptionConfigError
+from newswatch.notify.formats import PAYLOAD_FORMATS, PayloadFormat
 
 __all__ = [
     "SEVERITY_RANK",
@@ -57,10 +59,16 @@ class _Frozen(BaseModel):
 
 
 class WebhookDestination(_Frozen):
-    """An HTTPS (or, for tests and private networks, HTTP) endpoint receiving signed JSON POSTs."""
+    """An HTTPS (or, for tests and private networks, HTTP) endpoint receiving signed JSON POSTs.
+
+    ``format`` picks the body (``newswatch.notify.formats``): the Alert v1 record (``json``), a Slack
+    incoming-webhook message (``slack``), a Teams message with an Adaptive Card (``teams``) or the card alone
+    (``adaptive_card``). Every format is signed the same way.
+    """
 
     type: Literal["webhook"] = "webhook"
     url: str = Field(pattern=r"^https?://[^\s]+$", max_length=2048)
+    format: PayloadFormat = "json"
     secret_ref: str | None = None
     secret_file: Path | None = None
     secret: SecretStr | None = Field(default=None, description="Resolved at load time; never in the file.")
@@ -74,8 +82,15 @@ class WebhookDestination(_Frozen):
             raise ValueError("a webhook needs exactly one of secret_ref or secret_file")
         return self
 
+    @field_validator("format", mode="before")
+    @classmethod
+    def _known_format(cls, value: Any) -> Any:
+        if value not in PAYLOAD_FORMATS:
+            raise ValueError(f"unknown format {value!r}; one of {', '.join(PAYLOAD_FORMATS)}")
+        return value
+
     def __repr__(self) -> str:  # never show the secret, even by accident
-        return f"WebhookDestination(url={self.url!r})"
+        return f"WebhookDestination(url={self.url!r}, format={self.format!r})"
 
 
 class ConsoleDestination(_Frozen):

@@ -1,4 +1,5 @@
-"""Webhook delivery: a signed JSON POST per alert, retried with exponential back-off when a retry may help.
+"""Webhook delivery: a signed JSON POST per alert (in the destination's ``format``), retried with
+exponential back-off when a retry may help.
 
 Each attempt is signed afresh (new timestamp), so a receiver's replay window never rejects a late retry.
 Retried: network errors, timeouts, HTTP 408, 425, 429 and 5xx (``Retry-After`` honoured up to the cap).
@@ -19,13 +20,13 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
+from datetime import UTC, datetime
 
 import httpx
 
 from newswatch.contracts import Alert
-from newswatch.notify.encoding import encode_alert
 from newswatch.notify.errors import DeliveryError
+from newswatch.notify.formats import encode_payload
 from newswatch.notify.signing import (
     DELIVERY_HEADER,
     SIGNATURE_HEADER,
@@ -34,6 +35,7 @@ from newswatch.notify.signing import (
     sign,
 )
 from newswatch.notify.subscriptions import WebhookDestination
+from newswatch.retry import backoff_delay, parse_retry_after
 
 __all__ = ["DeliveryResult", "RetryCallback", "RetryPolicy", "WebhookSender", "classify_response"]
 
@@ -43,7 +45,8 @@ _RETRYABLE_STATUS = frozenset({408, 425, 429})
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Attempts and back-off: delay after the n-th failure is ``min(cap, base * 2**(n-1))``.
+    """Attempts and back-off: delay after the n-th failure is ``min(cap, base * 2**(n-1))``, never sooner
+    than the receiver's Retry-After (itself capped); see :func:`newswatch.retry.backoff_delay`.
 
     >>> [RetryPolicy(base_seconds=1, max_seconds=10).delay(n) for n in (1, 2, 3, 4, 5)]
     [1.0, 2.0, 4.0, 8.0, 10.0]
@@ -54,10 +57,7 @@ class RetryPolicy:
     max_seconds: float = 60.0
 
     def delay(self, failures: int, retry_after: float | None = None) -> float:
-        backoff = min(self.max_seconds, self.base_seconds * 2.0 ** max(0, failures - 1))
-        if retry_after is not None:
-            backoff = max(backoff, min(self.max_seconds, retry_after))
-        return float(backoff)
+        return backoff_delay(failures, base=self.base_seconds, cap=self.max_seconds, retry_after=retry_after)
 
 
 @dataclass(frozen=True)
@@ -73,18 +73,6 @@ class DeliveryResult:
     retryable: bool = False
 
 
-def _retry_after(value: str | None, now: float) -> float | None:
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
-    except (TypeError, ValueError):
-        return None
-
-
 def classify_response(response: httpx.Response, now: float | None = None) -> None:
     """Return quietly for 2xx; raise :class:`DeliveryError` saying whether another attempt may succeed.
 
@@ -94,7 +82,8 @@ def classify_response(response: httpx.Response, now: float | None = None) -> Non
     if 200 <= status < 300:
         return
     retryable = status >= 500 or status in _RETRYABLE_STATUS
-    hint = _retry_after(response.headers.get("Retry-After"), time.time() if now is None else now)
+    at = datetime.fromtimestamp(time.time() if now is None else now, UTC)
+    hint = parse_retry_after(response.headers.get("Retry-After"), at)
     raise DeliveryError(f"HTTP {status}", retryable=retryable, retry_after=hint, status=status)
 
 
@@ -192,7 +181,7 @@ class WebhookSender:
 
         Never raises for delivery failures.
         """
-        body = encode_alert(alert)
+        body = encode_payload(alert, dest.format)
         started = time.perf_counter()
         last: DeliveryError | None = None
         attempts = 0

@@ -10,7 +10,6 @@ PollerError
 │   ├── FeedTooLargeError         the body exceeds the size cap                      (too_large)
 │   └── FeedRefusedError          SSRF guard: the URL or a redirect is not allowed   (refused)
 ├── FeedParseError            the body is not a feed at all                          (parse_error)
-├── PublishError              Kafka did not acknowledge every article in time
 └── StoreError                the local dedup/state store failed
 
 try:
@@ -32,7 +31,6 @@ __all__ = [
     "FeedTimeoutError",
     "FeedTooLargeError",
     "PollerError",
-    "PublishError",
     "StoreError",
 ]
 
@@ -101,14 +99,6 @@ class FeedParseError(PollerError):
         super().__init__(f"{url}: {message}")
         self.url = url
         self.message = message
-
-
-class PublishError(PollerError):
-    """Kafka did not acknowledge ``failed`` of the articles of one batch."""
-
-    def __init__(self, message: str, failed: int = 0) -> None:
-        super().__init__(message)
-        self.failed = failed
 
 
 class StoreError(PollerError):

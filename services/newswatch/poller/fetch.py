@@ -36,7 +36,8 @@ from newswatch.poller.errors import (
     FeedTimeoutError,
     FeedTooLargeError,
 )
-from newswatch.poller.schedule import parse_max_age, parse_retry_after
+from newswatch.poller.schedule import parse_max_age
+from newswatch.retry import parse_retry_after
 
 __all__ = [
     "AddressGuard",

@@ -49,9 +49,7 @@ def producer_factory(
 
     publisher = Publisher(producer_factory(settings.kafka, timeout_seconds=30), topic=..., timeout_seconds=30)
     """
-    from kafka import KafkaProducer  # imported here: kafka-python is slow to import
-
-    from newswatch.broker.clients import producer_config
+    from newswatch.broker.clients import kafka_producer
 
     delivery_ms = int(timeout_seconds * 1000)
     overrides: dict[str, Any] = {
@@ -62,8 +60,7 @@ def producer_factory(
     }
 
     def build() -> ProducerLike:
-        config = {**producer_config(kafka), **overrides}
-        producer: ProducerLike = KafkaProducer(**config)
+        producer: ProducerLike = kafka_producer(kafka, **overrides)
         return producer
 
     return build

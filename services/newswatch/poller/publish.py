@@ -11,7 +11,7 @@ broker that is down must not stall fetching. The producer is built (bootstrap) i
 :meth:`Publisher.start`; a publish waits for it at most ``start_timeout_seconds``, then fails fast (retried on
 the next poll) while the build goes on.
 
-    publisher = Publisher(lambda: KafkaProducer(**config), topic="news.articles.v1", timeout_seconds=30)
+    publisher = Publisher(lambda: kafka_producer(settings.kafka), topic=topic, timeout_seconds=30)
     outcome = await publisher.publish(articles)
     store.mark_seen([(article_id, feed) for article_id in outcome.acked])
 """

@@ -3,7 +3,8 @@
 
 After a success the next check is ``max(configured interval, Retry-After, Cache-Control max-age, RSS <ttl>)``,
 clamped to ``[min_interval, max_interval]``. After a failure it is an exponential back-off with jitter,
-``backoff_base * 2**(failures-1)`` capped at ``backoff_max``, but never sooner than a Retry-After hint.
+``backoff_base * 2**(failures-1)`` capped at ``backoff_max``, but never sooner than a Retry-After hint
+(:func:`newswatch.retry.backoff_delay`; the header is read by :func:`newswatch.retry.parse_retry_after`).
 
     limits = ScheduleLimits()
     delay_after_success(900, limits, max_age=3600)            # 3600.0
@@ -14,16 +15,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
-__all__ = [
-    "ScheduleLimits",
-    "delay_after_failure",
-    "delay_after_success",
-    "parse_max_age",
-    "parse_retry_after",
-]
+from newswatch.retry import backoff_delay
+
+__all__ = ["ScheduleLimits", "delay_after_failure", "delay_after_success", "parse_max_age"]
 
 _MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)\"?", re.IGNORECASE)
 _NO_CACHE = re.compile(r"(?:^|[,\s])(?:no-cache|no-store)(?:$|[,\s=])", re.IGNORECASE)
@@ -38,30 +33,6 @@ class ScheduleLimits:
     backoff_base: float = 60.0
     backoff_max: float = 21_600.0
     jitter: float = 0.2
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value (delta-seconds or HTTP-date); None when absent or invalid.
-
-    >>> parse_retry_after("120", datetime(2024, 1, 1, tzinfo=UTC))
-    120.0
-    """
-    if value is None:
-        return None
-    text = value.strip()
-    if not text:
-        return None
-    if text.isdigit():
-        return float(int(text))
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
 
 
 def parse_max_age(cache_control: str | None) -> float | None:
@@ -107,10 +78,12 @@ def delay_after_failure(
     >>> delay_after_failure(1, ScheduleLimits(jitter=0), rand=0.0)
     60.0
     """
-    exponent = min(max(failures, 1) - 1, 62)
-    base = min(limits.backoff_max, limits.backoff_base * 2.0**exponent)
-    jittered = base * (1.0 + limits.jitter * (2.0 * rand - 1.0))
-    delay = min(limits.backoff_max, jittered)
-    if retry_after is not None and retry_after > 0:
-        delay = max(delay, min(retry_after, limits.max_interval))
-    return max(0.0, delay)
+    return backoff_delay(
+        failures,
+        base=limits.backoff_base,
+        cap=limits.backoff_max,
+        jitter=limits.jitter,
+        rand=rand,
+        retry_after=retry_after,
+        retry_after_cap=limits.max_interval,
+    )

@@ -21,7 +21,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -70,7 +70,6 @@ class PollReport:
     unpublished: int = 0
     next_check_in_seconds: float = 0.0
     error: str | None = None
-    published_ids: tuple[str, ...] = field(default=(), repr=False)
 
 
 class Poller:
@@ -270,10 +269,28 @@ class Poller:
                 return None
 
     async def run_once(self, stop: asyncio.Event | None = None) -> list[PollReport]:
-        """Poll every feed once (ignoring the schedule), ``max_concurrency`` at a time; feeds not yet started
-        when ``stop`` is set are skipped."""
-        results = await asyncio.gather(*(self._guarded(feed, stop) for feed in self._feeds))
-        return [report for report in results if report is not None]
+        """Poll every feed once (ignoring the schedule), ``max_concurrency`` at a time.
+
+        When ``stop`` is set, feeds not yet started are skipped and polls in flight get the shutdown grace
+        period to finish; those still running then are cancelled (their items were not marked seen, so the
+        next pass publishes them) and left out of the reports.
+        """
+        tasks = [
+            asyncio.create_task(self._guarded(feed, stop), name=f"poll:{feed.name}") for feed in self._feeds
+        ]
+        if stop is not None and tasks:
+            stopped = asyncio.create_task(stop.wait())
+            await asyncio.wait([*tasks, stopped], return_when=asyncio.FIRST_COMPLETED)
+            while not stopped.done() and not all(task.done() for task in tasks):
+                await asyncio.wait([*tasks, stopped], return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            if not all(task.done() for task in tasks):
+                log.info("poller_draining", extra={"in_flight": sum(not t.done() for t in tasks)})
+                _, pending = await asyncio.wait(tasks, timeout=self._grace)
+                for task in pending:
+                    task.cancel()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        return [report for report in results if isinstance(report, PollReport)]
 
     async def run(self, stop: asyncio.Event, on_report: Callable[[PollReport], None] | None = None) -> None:
         """Poll each feed when it is due until ``stop`` is set; then start nothing new, let polls in flight
@@ -316,5 +333,4 @@ def _with(report: PollReport, duplicates: int, rejected: int, published: Publish
         unpublished=published.failed,
         next_check_in_seconds=report.next_check_in_seconds,
         error=report.error,
-        published_ids=published.acked,
     )

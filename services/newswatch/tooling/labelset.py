@@ -1,10 +1,10 @@
 """A labelling round's files, and the texts they point at rebuilt from the public sources.
 
 A round has two independent annotations of every item (A and B) and one decision (C) for every item on which
-they disagree (LABELLING.md). :func:`merge` turns them into one label per item plus agreement figures;
-:func:`split` freezes a validation split stratified by language and label; :func:`rebuild` joins committed
-pointers with their texts into the labelled JSONL that training and evaluation read
-(:mod:`newswatch.classifier.data`).
+they disagree (docs/events.md, "Labelling data to these definitions"). :func:`merge` turns them into one label
+per item plus agreement figures; :func:`split` freezes a validation split stratified by language and label;
+:func:`rebuild` joins committed pointers with their texts into the labelled JSONL that training and evaluation
+read (:mod:`newswatch.tooling.training.data`).
 
     newswatch data rebuild --repo rsstrends=/src/rssTrends --repo orangesum=/src/OrangeSum ...
 """
@@ -46,7 +46,7 @@ def _annotation(row: Mapping[str, Any]) -> Annotation:
 
 
 def read_annotations(paths: Iterable[Path]) -> dict[str, Annotation]:
-    """One annotator's lines (JSONL, LABELLING.md's format); the first line for an id wins."""
+    """One annotator's lines (JSONL, the format in docs/events.md); the first line for an id wins."""
     out: dict[str, Annotation] = {}
     for path in paths:
         for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):

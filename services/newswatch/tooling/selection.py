@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from newswatch.classifier.screen import fold
+from newswatch.classifier.text import fold
 from newswatch.tooling.corpus import RawItem, iter_source
 
 __all__ = ["DEFAULT_QUOTAS", "QUERIES", "REPLAY_FROM", "Quota", "main", "matches", "select"]
@@ -79,7 +79,7 @@ QUERIES: dict[str, dict[str, re.Pattern[str]]] = {
 
 def matches(item: RawItem) -> set[str]:
     """Names of the queries of ``item``'s language that its title or lede matches."""
-    text = fold(f"{item.title} . {item.summary}")
+    text = fold(f"{item.title} . {item.summary}", lower=True)
     return {name for name, pattern in QUERIES[item.lang].items() if pattern.search(text)}
 
 
@@ -106,7 +106,7 @@ def select(items: Iterable[RawItem], quota: Quota, rng: random.Random) -> list[d
     rest: list[RawItem] = []
     seen: set[str] = set()
     for item in items:
-        key = fold(item.title)
+        key = fold(item.title, lower=True)
         if key in seen or item.id in seen or not _eligible(item):
             continue
         seen.update((key, item.id))

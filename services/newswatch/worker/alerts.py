@@ -23,17 +23,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from newswatch.contracts import Alert, AlertEvidence, Article, Classification, EventType
+from newswatch.classifier.text import fold
+from newswatch.contracts import Alert, AlertEvidence, Candidate, Classification, EventType
 from newswatch.contracts.models import UtcDatetime
 from newswatch.worker.errors import AlertStateError
 from newswatch.worker.matching import EventProfile, Report, judge
@@ -43,7 +42,6 @@ from newswatch.worker.severity import severity_for
 __all__ = [
     "AlertBook",
     "AlertDecision",
-    "Candidate",
     "StateStore",
     "alert_id_for",
     "candidates_from",
@@ -68,41 +66,12 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Candidate(_Model):
-    """One positive label of one article, as sent on the internal candidate topic (key: its group)."""
-
-    event_type: EventType
-    probability: float = Field(ge=0.0, le=1.0)
-    article_id: str = Field(min_length=1)
-    url: str = Field(min_length=1)
-    title: str
-    outlet: str | None = None
-    countries: tuple[str, ...] = ()
-    evidence: tuple[str, ...] = ()
-    published_at: UtcDatetime | None = None
-    fetched_at: UtcDatetime
-    classified_at: UtcDatetime
-    model_version: str = Field(min_length=1)
-
-    @property
-    def event_time(self) -> datetime:
-        return self.published_at or self.fetched_at
-
-    @property
-    def outlet_name(self) -> str:
-        """The outlet, or the URL's host when the feed named none."""
-        if self.outlet:
-            return self.outlet
-        host = urlsplit(self.url).hostname or "unknown"
-        return host.removeprefix("www.")
-
-
 class _Summary(_Model):
     """What matching needs of one open alert (an :class:`EventProfile`), kept in the group index."""
 
     alert_id: str
     countries: tuple[str, ...]
-    headline: tuple[str, ...] = ()  # these three are absent from state written before these rules
+    headline: tuple[str, ...] = ()  # these three default: table state written without them still loads
     subject: str | None = None
     entities: tuple[str, ...] = ()
     terms: tuple[str, ...]
@@ -159,17 +128,20 @@ def alert_id_for(event_type: EventType, group: str, first_article_id: str) -> st
     return f"al-{digest[:24]}"
 
 
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
-
-
-def candidates_from(article: Article, classification: Classification) -> list[Candidate]:
+def candidates_from(classification: Classification) -> list[Candidate]:
     """One Candidate per positive label of ``classification`` (evidence falls back to the title).
 
-    candidates_from(article, classification)   # [] for an article with no label
+    The article's fields come from the classification (``Classification.from_article`` copied them):
+    a classification without its article's url or fetch time raises ``ValueError``.
+
+    candidates_from(classification)   # [] for an article with no label
     """
-    classified_at = classification.classified_at or article.fetched_at
+    if not classification.labels:
+        return []
+    if not classification.url or classification.title is None or classification.fetched_at is None:
+        raise ValueError(f"classification of {classification.article_id!r} lacks its article's fields")
+    title = classification.title
+    countries = tuple(dict.fromkeys(classification.countries))
     out: list[Candidate] = []
     for event_type in classification.labels:
         evidence = tuple(s for s in classification.evidence.get(event_type, ()) if s.strip())
@@ -177,15 +149,15 @@ def candidates_from(article: Article, classification: Classification) -> list[Ca
             Candidate(
                 event_type=event_type,
                 probability=classification.scores.get(event_type),
-                article_id=article.id,
-                url=article.url,
-                title=article.title,
-                outlet=article.outlet,
-                countries=tuple(dict.fromkeys(classification.countries)),
-                evidence=evidence or ((article.title,) if article.title.strip() else ()),
-                published_at=article.published_at,
-                fetched_at=article.fetched_at,
-                classified_at=classified_at,
+                article_id=classification.article_id,
+                url=classification.url,
+                title=title,
+                outlet=classification.outlet,
+                countries=countries,
+                evidence=evidence or ((title,) if title.strip() else ()),
+                published_at=classification.published_at,
+                fetched_at=classification.fetched_at,
+                classified_at=classification.classified_at or classification.fetched_at,
                 model_version=classification.model_version,
             )
         )
@@ -426,12 +398,12 @@ class AlertBook:
     def _merge(self, previous: _AlertState, candidate: Candidate) -> _AlertState:
         policy = self._policy
         old = previous.alert
-        known = {_fold(e.sentence) for e in old.evidence}
+        known = {fold(e.sentence, lower=True) for e in old.evidence}
         evidence = list(old.evidence)
         for item in self._evidence(candidate):
-            if len(evidence) < policy.max_evidence and _fold(item.sentence) not in known:
+            if len(evidence) < policy.max_evidence and fold(item.sentence, lower=True) not in known:
                 evidence.append(item)
-                known.add(_fold(item.sentence))
+                known.add(fold(item.sentence, lower=True))
         outlets = _append_unique(old.outlets, [candidate.outlet_name], limit=policy.max_outlets)
         probability = max(old.probability, candidate.probability)
         published = [p for p in (old.published_at, candidate.published_at) if p is not None]

@@ -1,34 +1,31 @@
 """The Faust app: two agents over the pure modules, and the only place the worker touches Kafka.
 
-    worker = WorkerApp(settings, classifier, WorkerMetrics())
+    worker = WorkerApp(settings, classifier, WorkerMetrics(), FailurePolicy.from_settings(settings.worker))
     worker.run()            # blocks until SIGTERM/SIGINT; returns the exit code
 
-``classify`` agent: ``news.articles.v1`` (raw bytes) in batches of ``batch_max_size`` within
-``batch_within_seconds`` -> decode (bad -> dead letter) -> classifier on a dedicated inference thread ->
-one Classification per article to ``news.classified.v1`` + one Candidate per positive label to the internal
-``<app_id>-alert-candidates`` topic, keyed by event type. ``alert`` agent: candidates -> AlertBook over the
-``alerts`` table (changelog ``<app_id>-alerts-changelog``) -> ``news.alerts.v1``.
+``classify`` agent, per batch (``batch_max_size`` records of ``news.articles.v1`` within
+``batch_within_seconds``): consume -> decode (Article v1) -> classify (on the inference thread) -> publish
+(one Classification per article to ``news.classified.v1``, one Candidate per positive label to the internal
+``<app_id>-alert-candidates`` topic, keyed by event type) -> acknowledge. ``alert`` agent, per candidate:
+consume -> decode -> AlertBook over the ``alerts`` table (changelog ``<app_id>-alerts-changelog``) -> publish
+to ``news.alerts.v1`` -> mark emitted.
 
-At-least-once with idempotent outputs: every output of a batch is acknowledged by Kafka before the
-batch's offsets are acked; the table's changelog is flushed before an alert is sent, and the alert is marked
-emitted in the table only after Kafka acknowledged it. An output Kafka refuses for good (faust raises
-``ProducerSendError``, or the ack carries a non-retriable error) dead-letters its source record
-(``delivery_failed``); an alert refused so is not marked emitted. A classifier call that runs past
-``classify_timeout_seconds`` is abandoned and its articles retried one by one (one that times out alone is
-dead-lettered); a record in flight when ``max_classify_attempts`` processes died is dead-lettered
-(``inflight.py``).
+Every failure goes to the :class:`FailurePolicy` (``policy.py``: dead letter, split, retry, drop or raise);
+this module carries out its answer. At-least-once with idempotent outputs: every output of a batch is
+acknowledged by Kafka before the batch's offsets are acked; the table's changelog is flushed before an alert
+is sent, and the alert is marked emitted in the table only after Kafka acknowledged it. Kafka's errors are
+translated here, at the edge: not acknowledged yet (``DeliveryRetriableError``, retried) or refused for good
+(faust's ``ProducerSendError`` or a non-retriable ack: ``DeliveryFailedError``, its source dead-lettered; an
+alert refused so is not marked emitted). A classifier call that runs past ``classify_timeout_seconds`` is
+abandoned; a record in flight when worker processes died is classified alone (``inflight.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import queue
-import threading
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from concurrent.futures import Future, InvalidStateError
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,38 +33,41 @@ from time import perf_counter
 from typing import Any
 
 import faust
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 from faust.exceptions import ProducerSendError
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaFaustProducer
-from pydantic import ValidationError
 
 from newswatch import __version__
-from newswatch.broker import aiokafka_config, faust_app_config
-from newswatch.contracts import Alert, Article, Classification, DeadLetter
+from newswatch.broker import BrokerError, TopicSpec, ensure_topics, faust_app_config
+from newswatch.contracts import Alert, Article, Candidate, Classification, DeadLetter
 from newswatch.settings import Settings
-from newswatch.worker.alerts import AlertBook, Candidate, candidates_from, group_key
-from newswatch.worker.batch import Classifier, classify_resilient, enrich
-from newswatch.worker.deadletter import SourceRecord, dead_letter, decode_article
+from newswatch.worker.alerts import AlertBook, candidates_from, group_key
+from newswatch.worker.batch import Classifier, classify_resilient, split
+from newswatch.worker.deadletter import SourceRecord, dead_letter, decode_article, decode_candidate
 from newswatch.worker.errors import (
-    AlertStateError,
+    ClassifyTimeoutError,
     DeliveryFailedError,
+    DeliveryRetriableError,
+    InFlightAtDeathError,
     ModelFailedError,
-    RecordRejectedError,
-    RecordSchemaError,
+    WorkerError,
     WorkerStartupError,
 )
+from newswatch.worker.faust_errors import KafkaError, KafkaTimeoutError
+from newswatch.worker.inference import InferenceThread
 from newswatch.worker.inflight import InflightLedger
 from newswatch.worker.lag import LagTracker
 from newswatch.worker.metrics import WorkerMetrics
+from newswatch.worker.policy import Action, Decision, FailurePolicy, Stage
 from newswatch.worker.recovery import OffsetGapDetector, SeekFirstTableManager
 
 __all__ = ["WorkerApp"]
 
 log = logging.getLogger(__name__)
 
-_MAX_BACKOFF_SECONDS = 30.0
 _PIPELINE_DEPTH = 2  # batches in flight: one classified while the one before awaits its acks
+_REFUSED_BYTES = 65_536  # original bytes kept in the dead letter of a source whose output Kafka refused
+
+_Decoded = tuple[SourceRecord, Article]
 
 
 def _utcnow() -> datetime:
@@ -106,49 +106,6 @@ class _App(faust.App):
         return _IdempotentProducer(self.transport, loop=self.loop, beacon=self.beacon)
 
 
-class _InferenceThread:
-    """A one-thread executor whose thread is a daemon: one stuck in the classifier cannot block the exit.
-
-    (``ThreadPoolExecutor`` joins its threads at interpreter exit.) After a classifier timeout the worker
-    shuts this one down, abandoning the stuck thread, and starts a fresh one.
-    """
-
-    def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]] | None]
-        self._queue = queue.SimpleQueue()
-        threading.Thread(target=self._work, name="newswatch-inference", daemon=True).start()
-
-    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
-        future: Future[Any] = Future()
-        self._queue.put((future, fn, args))
-        return future
-
-    def shutdown(self) -> None:
-        """Stop after the call in progress; calls still queued are cancelled."""
-        self._queue.put(None)
-
-    def _work(self) -> None:
-        while (item := self._queue.get()) is not None:
-            future, fn, args = item
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                result = fn(*args)
-            except BaseException as exc:  # handed to the awaiting coroutine
-                with contextlib.suppress(InvalidStateError):
-                    future.set_exception(exc)
-            else:
-                with contextlib.suppress(InvalidStateError):
-                    future.set_result(result)
-        while True:  # cancel what was queued behind the stop
-            try:
-                rest = self._queue.get_nowait()
-            except queue.Empty:
-                return
-            if rest is not None:
-                rest[0].cancel()
-
-
 def _kafka_error(exc: Exception) -> Exception:
     """The aiokafka error under faust's ``ProducerSendError`` (its retriable flag decides a retry)."""
     cause = exc.__cause__
@@ -163,6 +120,17 @@ def _transient(error: BaseException) -> bool:
     return bool(error.retriable) or isinstance(error, KafkaTimeoutError)
 
 
+def _delivery_error(topic: str, error: BaseException) -> DeliveryRetriableError | DeliveryFailedError:
+    """Kafka's answer to an output, as the worker error the failure policy reads."""
+    translated: DeliveryRetriableError | DeliveryFailedError
+    if _transient(error):
+        translated = DeliveryRetriableError(f"{topic} did not acknowledge it: {error!r}")
+    else:
+        translated = DeliveryFailedError(f"{topic} refused it: {error!r}")
+    translated.__cause__ = error
+    return translated
+
+
 def _source_of(event: Any) -> SourceRecord:
     message = event.message
     return SourceRecord(message.topic, message.partition, message.offset, message.key, message.value)
@@ -171,15 +139,22 @@ def _source_of(event: Any) -> SourceRecord:
 class WorkerApp:
     """Owns the Faust app, the inference thread, the alert book and the metrics of one worker process."""
 
-    def __init__(self, settings: Settings, classifier: Classifier, metrics: WorkerMetrics) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        classifier: Classifier,
+        metrics: WorkerMetrics,
+        policy: FailurePolicy | None = None,
+    ) -> None:
         ws, kafka = settings.worker, settings.kafka
         self._settings = settings
         self._classifier = classifier
         self.metrics = metrics
+        self._policy = policy or FailurePolicy.from_settings(ws)  # what every failure leads to
         self._lag = LagTracker()
         self._reported: set[tuple[str, int]] = set()
         self._gaps = OffsetGapDetector()
-        self._executor = _InferenceThread()
+        self._executor = InferenceThread()
         self._inference_lock = asyncio.Lock()  # one classifier call at a time: its timeout starts as it runs
         self._ledger = InflightLedger(None)  # the real one is opened by run(), in the state directory
         self.app = _App(
@@ -201,8 +176,8 @@ class WorkerApp:
             broker_heartbeat_interval=min(3.0, ws.session_timeout_seconds / 3),
             consumer_auto_offset_reset="earliest",
             # Small fetches: a 1 MB fetch per articles partition (faust's default) queues thousands of backlog
-            # articles ahead of the candidates fetched after them; the alert agent got nothing until the
-            # backlog was nearly read (docs/worker.md, "Alerts under a backlog").
+            # articles ahead of the candidates fetched after them, and the alert agent would get nothing
+            # until the backlog is nearly read (docs/worker.md, "Alerts under a backlog").
             consumer_max_fetch_size=ws.fetch_partition_bytes,
             table_standby_replicas=ws.table_standby_replicas,
             datadir=str(settings.state_dir / "worker" / ws.app_id),
@@ -270,34 +245,25 @@ class WorkerApp:
         metadata is visible, and then ignores the topic until the next rebalance.
         """
         ws = self._settings.worker
-        wanted = {
-            self.candidates_topic.get_topic_name(): {},
-            self.table.changelog_topic.get_topic_name(): {"cleanup.policy": "compact"},
-        }
-        admin = AIOKafkaAdminClient(**aiokafka_config(self._settings.kafka))
-        await admin.start()
-        try:
-            existing = set(await admin.list_topics())
-            missing = [
-                NewTopic(name, ws.alert_partitions, ws.replication_factor, topic_configs=config)
-                for name, config in wanted.items()
-                if name not in existing
-            ]
-            if missing:
-                with contextlib.suppress(TopicAlreadyExistsError):
-                    await admin.create_topics(missing)
-                log.info("internal_topics_created", extra={"topics": [t.name for t in missing]})
-            for _ in range(100):
-                if set(wanted) <= set(await admin.list_topics()):
-                    return
-                await asyncio.sleep(0.1)
-            raise WorkerStartupError(f"internal topics {sorted(wanted)} not visible after creation")
-        finally:
-            await admin.close()
+        specs = [
+            TopicSpec(self.candidates_topic.get_topic_name(), ws.alert_partitions, ws.replication_factor),
+            TopicSpec(
+                self.table.changelog_topic.get_topic_name(),
+                ws.alert_partitions,
+                ws.replication_factor,
+                {"cleanup.policy": "compact"},
+            ),
+        ]
+        try:  # kafka-python's admin client blocks: off the event loop
+            report = await asyncio.to_thread(ensure_topics, self._settings.kafka, specs)
+        except BrokerError as exc:
+            raise WorkerStartupError(f"cannot create the internal topics: {exc}") from exc
+        if report.created:
+            log.info("internal_topics_created", extra={"topics": list(report.created)})
 
-    # -- classify agent -----------------------------------------------------------------------------------
+    # -- classify agent: consume -> decode -> classify -> publish -> acknowledge ----------------------------
     async def _classify_agent(self, stream: Any) -> None:
-        """Pipeline batches: batch N's outputs are produced and awaited while batch N+1 is classified.
+        """Consume batches; batch N's outputs are published and awaited while batch N+1 is classified.
 
         Events are acked by hand (``noack_take``), batch after batch in order, each only after Kafka
         acknowledged all of its outputs; at most ``_PIPELINE_DEPTH`` batches are in flight.
@@ -310,7 +276,7 @@ class WorkerApp:
                 self._check_continuity(events)
                 while len(inflight) >= _PIPELINE_DEPTH:
                     await inflight.popleft()
-                previous = asyncio.ensure_future(self._pipelined(stream, events, previous))
+                previous = asyncio.ensure_future(self._handle_batch(stream, events, previous))
                 inflight.append(previous)
                 while inflight and inflight[0].done():
                     await inflight.popleft()  # re-raises a failed batch's error: the agent crashes
@@ -322,79 +288,87 @@ class WorkerApp:
             if inflight:
                 await asyncio.gather(*inflight, return_exceptions=True)
 
-    async def _pipelined(
+    async def _handle_batch(
         self, stream: Any, events: Sequence[Any], previous: asyncio.Task[None] | None
     ) -> None:
+        """One batch: decode and classify it, publish its outputs, then acknowledge its events."""
         sources = [_source_of(e) for e in events]
-        outgoing = await self.prepare_batch(sources)
+        outgoing = await self.prepare_batch(sources)  # decode, classify
         if previous is not None:
             await previous  # outputs leave, and offsets are acked, in batch order
-        await self._publish(outgoing)
-        for event, source in zip(events, sources, strict=True):
+        await self._publish(outgoing)  # returns once Kafka acknowledged every output (or its dead letter)
+        for event, source in zip(events, sources, strict=True):  # acknowledge
             self._lag.processed(source.topic, source.partition, offset=source.offset)
             await stream.ack(event)
 
     async def prepare_batch(self, sources: Sequence[SourceRecord]) -> list[_Outgoing]:
-        """Decode and classify one batch (inference on the inference thread); return its outputs in order."""
-        ws = self._settings.worker
+        """Decode and classify one batch; return its outputs in order (records and dead letters)."""
         self.metrics.articles_consumed.inc(len(sources))
         outgoing: list[_Outgoing] = []
-        decoded: list[tuple[SourceRecord, Article]] = []
-        suspects: list[tuple[SourceRecord, Article]] = []
+        batch: list[_Decoded] = []
+        alone: list[_Decoded] = []  # in flight at a worker death: classified alone, so the others are cleared
         for source in sources:
             try:
-                article = decode_article(source.value, max_bytes=ws.max_record_bytes)
-            except RecordRejectedError as exc:
-                outgoing.append(self._dead_letter(source, exc))
+                article = decode_article(source.value, max_bytes=self._settings.worker.max_record_bytes)
+            except Exception as exc:
+                outgoing.extend(self._on_failure(Stage.DECODE, source, exc))
                 continue
-            attempts = self._ledger.attempts(source)
-            if attempts >= ws.max_classify_attempts:
-                error = ModelFailedError(f"in flight at {attempts} worker deaths: not classified again")
-                outgoing.append(self._dead_letter(source, error))
-            elif attempts:
-                suspects.append((source, article))  # classified alone, so its batch's others are cleared
+            deaths = self._ledger.attempts(source)
+            if not deaths:
+                batch.append((source, article))
+                continue
+            died = InFlightAtDeathError(deaths)
+            decision = self._policy.decide(Stage.CLASSIFY, died, attempt=deaths)
+            if decision.action is Action.SPLIT:
+                alone.append((source, article))
             else:
-                decoded.append((source, article))
-        if decoded:
-            outgoing.extend(await self._classify(decoded))
-        for suspect in suspects:
+                outgoing.extend(self._carry_out(decision, source, died))
+        if batch:
+            outgoing.extend(await self._classify(batch))
+        for suspect in alone:
             outgoing.extend(await self._classify([suspect]))
         return outgoing
 
-    async def _classify(self, decoded: list[tuple[SourceRecord, Article]]) -> list[_Outgoing]:
-        articles = [article for _, article in decoded]
+    async def _classify(self, decoded: Sequence[_Decoded]) -> list[_Outgoing]:
+        """Classify decoded articles on the inference thread; return their records, or dead letters."""
+        sources = [source for source, _ in decoded]
         started = perf_counter()
-        results = await self._infer([source for source, _ in decoded], articles)
+        results = await self._infer(sources, [article for _, article in decoded])
         self.metrics.inference_duration.observe(perf_counter() - started)
-        self.metrics.batch_size.observe(len(articles))
-        classified_at = _utcnow()
+        self.metrics.batch_size.observe(len(decoded))
         outgoing: list[_Outgoing] = []
-        for (source, article), result in zip(decoded, results, strict=True):
+        for source, result in zip(sources, results, strict=True):
             if isinstance(result, ModelFailedError):
-                outgoing.append(self._dead_letter(source, result))
+                outgoing.extend(self._on_failure(Stage.CLASSIFY, source, result))
                 continue
             try:
-                record = enrich(article, result, classified_at=classified_at)
-                payload = record.model_dump_json().encode()
-                candidates = [
-                    _Outgoing(
-                        self._names["candidates_topic"],
-                        group_key(c.event_type).encode(),
-                        c.model_dump_json().encode(),
-                        source,
-                    )
-                    for c in candidates_from(article, record)
-                ]
+                records = self._records(source, result)
             except Exception as exc:  # e.g. lone surrogates the model let through: this record alone fails
-                outgoing.append(self._dead_letter(source, ModelFailedError(f"unserialisable result: {exc}")))
+                error = ModelFailedError(f"unusable result: {exc}")
+                outgoing.extend(self._on_failure(Stage.CLASSIFY, source, error))
                 continue
-            outgoing.append(_Outgoing(self._names["classified_topic"], article.id.encode(), payload, source))
-            outgoing.extend(candidates)
+            outgoing.extend(records)
             self.metrics.articles_classified.inc()
-            self.metrics.ingested_to_classified.observe(
-                max(0.0, (classified_at - article.fetched_at).total_seconds())
-            )
+            if result.fetched_at is not None and result.classified_at is not None:
+                latency = (result.classified_at - result.fetched_at).total_seconds()
+                self.metrics.ingested_to_classified.observe(max(0.0, latency))
         return outgoing
+
+    def _records(self, source: SourceRecord, classification: Classification) -> list[_Outgoing]:
+        """The Classification record of an article, then one Candidate record per positive label."""
+        topic = self._names["candidates_topic"]
+        records = [
+            _Outgoing(
+                self._names["classified_topic"],
+                classification.article_id.encode(),
+                classification.model_dump_json().encode(),
+                source,
+            )
+        ]
+        for candidate in candidates_from(classification):
+            key = group_key(candidate.event_type).encode()
+            records.append(_Outgoing(topic, key, candidate.model_dump_json().encode(), source))
+        return records
 
     async def _infer(
         self, sources: Sequence[SourceRecord], articles: Sequence[Article]
@@ -402,12 +376,12 @@ class WorkerApp:
         """``classify_resilient`` on the inference thread, within ``classify_timeout_seconds``.
 
         A call that times out leaves its thread stuck in the classifier: the executor is replaced (the stuck
-        thread is abandoned) and the articles are classified one by one; one that times out alone fails.
+        thread is abandoned) and the articles are split as the policy says (one by one).
         """
         timeout = self._settings.worker.classify_timeout_seconds
         async with self._inference_lock:
             self._ledger.begin(sources)
-            future = self._executor.submit(classify_resilient, self._classifier, articles)
+            future = self._executor.submit(classify_resilient, self._classifier, articles, self._policy)
             try:
                 return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
             except TimeoutError:
@@ -416,17 +390,19 @@ class WorkerApp:
                     extra={"articles": len(articles), "timeout_seconds": timeout},
                 )
                 self._executor.shutdown()
-                self._executor = _InferenceThread()
-                if len(articles) == 1:
-                    return [ModelFailedError(f"classification timed out after {timeout} s")]
+                self._executor = InferenceThread()
             finally:
                 self._ledger.end(sources)
+        failure = ClassifyTimeoutError(f"classification timed out after {timeout} s")
+        decision = self._policy.decide(Stage.CLASSIFY, failure, records=len(articles))
+        if decision.action is not Action.SPLIT or decision.parts <= 1:
+            return [failure] * len(articles)
         results: list[Classification | ModelFailedError] = []
-        for source, article in zip(sources, articles, strict=True):
-            results.extend(await self._infer([source], [article]))
+        for part in split(list(zip(sources, articles, strict=True)), decision.parts):
+            results.extend(await self._infer([s for s, _ in part], [a for _, a in part]))
         return results
 
-    # -- alert agent --------------------------------------------------------------------------------------
+    # -- alert agent: consume -> decode -> apply to the table -> publish -> acknowledge -------------------
     async def _alert_agent(self, stream: Any) -> None:
         async for event in stream.events():
             self._check_continuity([event])
@@ -453,15 +429,10 @@ class WorkerApp:
     async def process_candidate(self, source: SourceRecord) -> None:
         """Apply one candidate to the alert table and send the alert it yields (table first, then Kafka)."""
         try:
-            candidate = Candidate.model_validate_json(source.value or b"")
-        except ValidationError as exc:
-            await self._publish([self._dead_letter(source, RecordSchemaError(f"candidate invalid: {exc}"))])
-            return
-        try:
+            candidate = decode_candidate(source.value)
             decision = self._book.apply(candidate, now=_utcnow())
-        except AlertStateError as exc:
-            log.error("alert_state_unreadable", extra={"error": str(exc), "offset": source.offset})
-            await self._publish([self._dead_letter(source, exc)])
+        except Exception as exc:  # an invalid candidate, an unreadable alert state
+            await self._publish(self._on_failure(Stage.ALERT, source, exc))
             return
         alert = decision.alert
         if alert is None:
@@ -471,18 +442,11 @@ class WorkerApp:
             )
         else:
             await self.app.producer.flush()  # the table's changelog reaches Kafka before the alert does
-            refused = await self._publish(
-                [
-                    _Outgoing(
-                        self._names["alerts_topic"],
-                        alert.alert_id.encode(),
-                        alert.model_dump_json().encode(),
-                        source,
-                    )
-                ]
+            message = _Outgoing(
+                self._names["alerts_topic"], alert.alert_id.encode(), alert.model_dump_json().encode(), source
             )
-            if refused:  # the candidate was dead-lettered instead; a later version (or a replay) re-sends it
-                log.error(
+            if await self._publish([message]):  # refused: the candidate was dead-lettered instead; a later
+                log.error(  # version, or a replay of the candidate, re-sends it
                     "alert_not_emitted",
                     extra={"alert_id": alert.alert_id, "version": alert.version, "offset": source.offset},
                 )
@@ -516,14 +480,29 @@ class WorkerApp:
             published = max(0.0, (now - candidate.published_at).total_seconds())
             self.metrics.published_to_alert.labels(event_type=alert.event_type).observe(published)
 
-    # -- output -------------------------------------------------------------------------------------------
-    def _dead_letter(self, source: SourceRecord, error: Exception) -> _Outgoing:
-        letter: DeadLetter = dead_letter(
-            source,
-            error,
-            failed_at=_utcnow(),
-            max_original_bytes=self._settings.worker.deadletter_max_original_bytes,
-        )
+    # -- failures: the policy decides, these carry it out ------------------------------------------------
+    def _on_failure(
+        self, stage: Stage, source: SourceRecord, error: Exception, *, attempt: int = 1
+    ) -> list[_Outgoing]:
+        """What the policy makes of ``error`` on ``source``: its dead letter, nothing, or the error raised."""
+        return self._carry_out(self._policy.decide(stage, error, attempt=attempt), source, error)
+
+    def _carry_out(self, decision: Decision, source: SourceRecord, error: Exception) -> list[_Outgoing]:
+        if decision.action is Action.DEAD_LETTER:
+            return [self._dead_letter(source, error)]
+        if decision.action is Action.DROP:
+            log.error(
+                "record_dropped",
+                extra={"topic": source.topic, "partition": source.partition, "offset": source.offset},
+            )
+            return []
+        raise error  # RAISE, or an action this step cannot take: the agent crashes, nothing is acked
+
+    def _dead_letter(
+        self, source: SourceRecord, error: Exception, *, max_original_bytes: int | None = None
+    ) -> _Outgoing:
+        kept = max_original_bytes or self._settings.worker.deadletter_max_original_bytes
+        letter: DeadLetter = dead_letter(source, error, failed_at=_utcnow(), max_original_bytes=kept)
         self.metrics.deadletters.labels(reason=letter.reason).inc()
         log.warning(
             "record_dead_lettered",
@@ -539,70 +518,66 @@ class WorkerApp:
         value = letter.model_dump_json().encode()
         return _Outgoing(self._names["deadletter_topic"], key, value, deadletter=True)
 
+    # -- output -------------------------------------------------------------------------------------------
     async def _publish(self, messages: Sequence[_Outgoing]) -> list[_Outgoing]:
-        """Produce ``messages`` in order and wait for Kafka's acknowledgements, retrying transient failures.
+        """Produce ``messages`` in order and wait for Kafka's acknowledgements; the policy handles failures.
 
-        A record Kafka refuses for good (e.g. too large) is replaced by a dead letter of its source record
-        (``delivery_failed``; a source already dead-lettered for this batch is not dead-lettered twice).
-        Returns the messages Kafka refused for good: the caller must not take them as delivered.
+        Not acknowledged (retriable): sent again after the policy's back-off, until Kafka takes it. Refused
+        for good: the source record is dead-lettered instead (``delivery_failed``, once per source); a dead
+        letter refused for good is dropped. Returns the messages refused for good: the caller must not take
+        them as delivered.
         """
         remaining = list(messages)
         refused: list[_Outgoing] = []
         lettered: set[SourceRecord] = set()
-        delay = 0.5
+        attempt = 0
         while remaining:
-            futures: list[Awaitable[Any]] = []
-            for message in remaining:
-                try:  # faust's producer directly: our values are bytes already, no codec or schema needed
-                    futures.append(
-                        await self.app.producer.send(
-                            message.topic, message.key, message.value, None, None, None
-                        )
-                    )
-                except (KafkaError, ProducerSendError) as exc:  # faust wraps aiokafka's errors
-                    failed = self.app.loop.create_future()
-                    failed.set_exception(_kafka_error(exc))
-                    futures.append(failed)
-            results = await asyncio.gather(*futures, return_exceptions=True)
+            attempt += 1
             retry: list[_Outgoing] = []
-            for message, result in zip(remaining, results, strict=True):
-                if not isinstance(result, BaseException):
+            delay = 0.0
+            for message, error in zip(remaining, await self._produce(remaining), strict=True):
+                if error is None:
                     continue
-                if _transient(result):
+                unsourced = message.deadletter or message.source is None
+                decision = self._policy.decide(Stage.PUBLISH, error, attempt=attempt, deadletter=unsourced)
+                if decision.action is Action.RETRY:
                     retry.append(message)
+                    delay = max(delay, decision.delay)
                     continue
+                if decision.action is Action.RAISE:
+                    raise error
                 refused.append(message)
-                if message.source is not None and not message.deadletter:
-                    log.error(
-                        "record_refused",
-                        extra={"topic": message.topic, "error": repr(result)},
-                    )
-                    if message.source in lettered:
-                        continue
-                    lettered.add(message.source)
-                    self.metrics.deadletters.labels(reason="delivery_failed").inc()
-                    error = DeliveryFailedError(f"{message.topic} refused it: {result!r}")
-                    letter = dead_letter(message.source, error, failed_at=_utcnow(), max_original_bytes=65536)
-                    key = f"{message.source.topic}/{message.source.partition}/{message.source.offset}"
-                    retry.append(
-                        _Outgoing(
-                            self._names["deadletter_topic"],
-                            key.encode(),
-                            letter.model_dump_json().encode(),
-                            deadletter=True,
-                        )
-                    )
-                else:
-                    log.error(
-                        "record_dropped",
-                        extra={"topic": message.topic, "error": repr(result)},
-                    )
+                if decision.action is Action.DEAD_LETTER and message.source is not None:
+                    log.error("record_refused", extra={"topic": message.topic, "error": str(error)})
+                    if message.source not in lettered:  # one dead letter per source, however many refusals
+                        lettered.add(message.source)
+                        letter = self._dead_letter(message.source, error, max_original_bytes=_REFUSED_BYTES)
+                        retry.append(letter)
+                else:  # DROP: a dead letter itself, with nowhere left to write it
+                    log.error("record_dropped", extra={"topic": message.topic, "error": str(error)})
             if retry:
                 log.warning("publish_retry", extra={"records": len(retry), "delay_seconds": delay})
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, _MAX_BACKOFF_SECONDS)
             remaining = retry
         return refused
+
+    async def _produce(self, messages: Sequence[_Outgoing]) -> list[WorkerError | None]:
+        """Send ``messages`` in order and await their acks: None for each acknowledged, else why not."""
+        futures: list[Awaitable[Any]] = []
+        for message in messages:
+            try:  # faust's producer directly: our values are bytes already, no codec or schema needed
+                futures.append(
+                    await self.app.producer.send(message.topic, message.key, message.value, None, None, None)
+                )
+            except (KafkaError, ProducerSendError) as exc:  # faust wraps aiokafka's errors
+                failed = self.app.loop.create_future()
+                failed.set_exception(_kafka_error(exc))
+                futures.append(failed)
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        return [
+            _delivery_error(message.topic, result) if isinstance(result, BaseException) else None
+            for message, result in zip(messages, results, strict=True)
+        ]
 
     # -- lag ----------------------------------------------------------------------------------------------
     async def _measure_lag(self) -> None:

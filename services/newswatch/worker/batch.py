@@ -1,26 +1,31 @@
 """Classify a batch of articles so that one bad article fails alone (pure; runs on the inference thread).
 
-    results = classify_resilient(classifier, articles)   # one Classification or ModelFailedError per article
-    record = enrich(article, results[0], classified_at=now)
+    results = classify_resilient(classifier, articles, policy)   # a Classification or ModelFailedError each
 
-A failing batch is split in halves until the failing articles are isolated, so k bad articles in a batch of n
-cost O(k log n) extra model calls and the good ones are still classified.
+A failing batch is split as the failure policy says (in halves: k bad articles in a batch of n cost
+O(k log n) extra model calls) until the failing articles are isolated; the good ones are still classified.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from newswatch.contracts import Article, Classification
 from newswatch.worker.errors import ModelFailedError
+from newswatch.worker.policy import Action, FailurePolicy, Stage
 
-__all__ = ["Classifier", "classify_resilient", "enrich"]
+__all__ = ["Classifier", "classify_resilient", "split"]
+
+T = TypeVar("T")
 
 
 class Classifier(Protocol):
-    """What the worker needs of :class:`newswatch.classifier.EventClassifier`."""
+    """What the worker needs of :class:`newswatch.classifier.EventClassifier`.
+
+    ``classify`` returns one Classification per article, in order, built by ``Classification.from_article``
+    (so it carries the article's fields and ``classified_at``); the worker publishes it as it is.
+    """
 
     @property
     def model_version(self) -> str: ...
@@ -43,38 +48,38 @@ def _classify_checked(classifier: Classifier, articles: Sequence[Article]) -> li
     return results
 
 
-def classify_resilient(
-    classifier: Classifier, articles: Sequence[Article]
-) -> list[Classification | ModelFailedError]:
-    """Classify ``articles`` in one call if possible, else by halves; failures are returned, not raised.
+def split(items: Sequence[T], parts: int) -> list[Sequence[T]]:
+    """``items`` in ``parts`` consecutive groups of nearly equal size, the larger ones last (none empty).
 
-    classify_resilient(clf, [good, poison, good])   # [Classification, ModelFailedError, Classification]
+    split([1, 2, 3], 2)   # [[1], [2, 3]]
+    """
+    parts = max(1, min(parts, len(items)))
+    size, extra = divmod(len(items), parts)
+    out: list[Sequence[T]] = []
+    start = 0
+    for k in range(parts):
+        end = start + size + (1 if k >= parts - extra else 0)
+        out.append(items[start:end])
+        start = end
+    return out
+
+
+def classify_resilient(
+    classifier: Classifier, articles: Sequence[Article], policy: FailurePolicy
+) -> list[Classification | ModelFailedError]:
+    """Classify ``articles`` in one call if possible, else split as ``policy`` says; failures are returned.
+
+    classify_resilient(clf, [ok, poison, ok], policy)   # [Classification, ModelFailedError, Classification]
     """
     if not articles:
         return []
     try:
         return list(_classify_checked(classifier, articles))
     except ModelFailedError as exc:
-        if len(articles) == 1:
-            return [exc]
-    middle = len(articles) // 2
-    head = classify_resilient(classifier, articles[:middle])
-    return [*head, *classify_resilient(classifier, articles[middle:])]
-
-
-def enrich(article: Article, classification: Classification, *, classified_at: datetime) -> Classification:
-    """Copy the article fields consumers want onto the classification and stamp ``classified_at``.
-
-    enrich(article, result, classified_at=datetime.now(UTC)).url == article.url   # True
-    """
-    return classification.model_copy(  # values come from validated records: no re-validation needed
-        update={
-            "language": classification.language or article.language,
-            "url": article.url,
-            "title": article.title,
-            "outlet": article.outlet,
-            "published_at": article.published_at,
-            "fetched_at": article.fetched_at,
-            "classified_at": classified_at.astimezone(UTC),
-        }
-    )
+        decision = policy.decide(Stage.CLASSIFY, exc, records=len(articles))
+        if decision.action is not Action.SPLIT or decision.parts <= 1:
+            return [exc] * len(articles)
+    results: list[Classification | ModelFailedError] = []
+    for part in split(articles, decision.parts):
+        results.extend(classify_resilient(classifier, part, policy))
+    return results

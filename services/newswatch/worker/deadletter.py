@@ -1,6 +1,7 @@
-"""Decode article records, and turn the ones that cannot be processed into DeadLetter v1 records (pure).
+"""Decode input records, and turn the ones that cannot be processed into DeadLetter v1 records (pure).
 
 article = decode_article(raw, max_bytes=1_000_000)        # raises a RecordRejectedError subclass
+candidate = decode_candidate(raw)                         # raises RecordSchemaError
 letter = dead_letter(source, RecordSchemaError("title: missing"), failed_at=now)
 """
 
@@ -13,7 +14,7 @@ from datetime import datetime
 
 from pydantic import ValidationError
 
-from newswatch.contracts import Article, DeadLetter
+from newswatch.contracts import Article, Candidate, DeadLetter
 from newswatch.worker.errors import (
     RecordDecodeError,
     RecordRejectedError,
@@ -21,7 +22,7 @@ from newswatch.worker.errors import (
     RecordTooLargeError,
 )
 
-__all__ = ["SourceRecord", "dead_letter", "decode_article"]
+__all__ = ["SourceRecord", "dead_letter", "decode_article", "decode_candidate"]
 
 _MAX_ERROR_CHARS = 4000
 
@@ -56,6 +57,14 @@ def decode_article(raw: bytes | None, *, max_bytes: int) -> Article:
         return Article.model_validate(data)
     except (ValidationError, ValueError, TypeError) as exc:
         raise RecordSchemaError(f"article invalid: {exc}") from exc
+
+
+def decode_candidate(raw: bytes | None) -> Candidate:
+    """Parse and validate one value of the internal candidate topic (``schemas/candidate.v1.json``)."""
+    try:
+        return Candidate.model_validate_json(raw or b"")
+    except ValidationError as exc:
+        raise RecordSchemaError(f"candidate invalid: {exc}") from exc
 
 
 def _b64(data: bytes) -> str:

@@ -5,9 +5,9 @@
     if verdict.score is not None: ...                  # joins; verdict.reason says why not otherwise
 
 An event is identified by its place, and for withdrawals and peacekeeping changes also by its actor
-(EVENTS.md: "Denmark will withdraw from Mali" and "France leaves Mali" are two events; a coup is identified by
-the country whose power is seized, so "France condemns the coup in Niger" reports the Niger coup). The rules
-(reasoning in docs/worker.md, "Alert matching"):
+(docs/events.md: "Denmark will withdraw from Mali" and "France leaves Mali" are two events; a coup is
+identified by the country whose power is seized, so "France condemns the coup in Niger" reports the Niger
+coup). The rules (reasoning in docs/worker.md, "Alert matching"):
 
 1. time: the report's event time lies within ``window_hours`` of the alert's event span or, a "late" report,
    within ``entity_window_hours`` and naming the alert's mission or operation (MONUSCO, Task Force Harmattan);
@@ -50,7 +50,7 @@ __all__ = [
     "terms_of",
 ]
 
-# Event types whose identity includes who acts (EVENTS.md): a withdrawal is an army leaving a place, a
+# Event types whose identity includes who acts (docs/events.md): a withdrawal is an army leaving a place, a
 # peacekeeping change is a mission changing or a contributor joining or leaving it. A coup is its country.
 _ACTOR_TYPES: frozenset[EventType] = frozenset({"military_withdrawal", "peacekeeping_change"})
 # A named operation is the force that withdraws: its announced, under-way and completed withdrawal from one
@@ -80,9 +80,9 @@ _STOP_TEXT = """
     peu sera seront tres fait avoir etait just still under
 """
 _STOP_WORDS = frozenset(_STOP_TEXT.split())
-# The event vocabulary of EVENTS.md in English and French, by folded 5-letter stem: each line is one concept,
-# so "retrait", "withdrawal" and "quitté" all become "~withdraw". Words that already share a stem in both
-# languages (mission, mandat/mandate, président/president, convoi/convoy) need no line.
+# The event vocabulary of docs/events.md in English and French, by folded 5-letter stem: each line is one
+# concept, so "retrait", "withdrawal" and "quitté" all become "~withdraw". Words that already share a stem in
+# both languages (mission, mandat/mandate, président/president, convoi/convoy) need no line.
 _CONCEPT_TEXT = """
     withdraw: withd retra retir quitt leave left leavi pull pulle pulli exit exits depar evacu
     troops: troop troup solda soldi milit armed armee army armie force detac
@@ -123,8 +123,9 @@ _MISSION_ALIASES = {
 }
 _MISSIONS = {name.lower(): _MISSION_ALIASES.get(name.lower(), name.lower()) for name in MISSION_HOSTS}
 _MISSION_PATTERN = re.compile(r"\b(?:" + "|".join(sorted(_MISSIONS, key=len, reverse=True)) + r")\b", re.I)
-# Well-known named military operations (EVENTS.md's canonical example is Barkhane); others are found by the
-# words that introduce them: "Operation Serval", "Task Force Takuba", "la force (européenne) Harmattan".
+# Well-known named military operations (docs/events.md's reference article is about Barkhane); others are
+# found by the words that introduce them: "Operation Serval", "Task Force Takuba", "la force (européenne)
+# Harmattan".
 _KNOWN_OPERATIONS = frozenset({"barkhane", "serval", "takuba", "sangaris", "epervier", "licorne", "sabre"})
 _OPERATION_PATTERN = re.compile(
     r"(?i:\b(?:operation|operations|task force|force|forces|groupe))"

@@ -18,8 +18,8 @@ Here the consumer's flow is stopped while the seek is in flight, so the fetcher 
 positions the seek is about to reset (faust itself seeks back to the commits when records arrive with the
 flow stopped);
 the flow resumes, and the queues are cleared, once the seek has landed. The rest is upstream's code unchanged.
-(Seeking with the input partitions still paused instead stalled a worker that took over from a member killed
-while it was joining.) ``OffsetGapDetector`` makes any such skip visible.
+(Seeking with the input partitions paused instead stalls a worker that takes over from a member killed while
+it was joining.) ``OffsetGapDetector`` makes any such skip visible.
 """
 
 from __future__ import annotations
@@ -66,8 +66,8 @@ class SeekFirstRecovery(Recovery):
             self.log.info("Seek stream partitions to committed offsets.")
             # The flow stays stopped while the seek is in flight: the fetcher delivers nothing from positions
             # the seek is about to reset (what upstream's order lets through, faust-streaming#596). Seeking
-            # with the input partitions still paused instead stalled a worker that took over the partitions
-            # of a member killed while it was joining (tests/e2e/test_worker_recovery.py, two workers).
+            # with the input partitions paused instead stalls a worker that takes over the partitions of a
+            # member killed while it was joining (tests/e2e/test_worker_recovery.py, two workers).
             consumer.stop_flow()
             await self._wait(consumer.perform_seek(), timeout=app.conf.broker_request_timeout)
         self.completed.set()

@@ -1,31 +1,25 @@
-"""The local broker on a real Kafka: lifecycle, CLI, topics, kafka-python + aiokafka + faust round trips."""
+"""The local broker on a real Kafka: lifecycle, CLI, topics, the topic reader, kafka-python and faust."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType
 from tests.conftest import UniqueTopics
 
-from newswatch.broker.clients import (
-    admin_config,
-    aiokafka_consumer_config,
-    aiokafka_producer_config,
-    consumer_config,
-    faust_app_config,
-    producer_config,
-)
+from newswatch.broker.clients import faust_app_config, kafka_admin, kafka_consumer, kafka_producer
 from newswatch.broker.local import LocalKafka, free_port, probe_broker
 from newswatch.broker.main import EXIT_STOPPED, run_kafka, run_topics
-from newswatch.broker.topics import TopicSpec, declared_topics, describe_topics, ensure_topics, read_all
+from newswatch.broker.reading import TopicReader, TopicReadTimeoutError, read_all, read_to_end
+from newswatch.broker.topics import TopicSpec, declared_topics, describe_topics, ensure_topics
 from newswatch.settings import KafkaSettings, Settings
 
 
@@ -103,7 +97,7 @@ def test_topics_ensure_creates_then_reports_existing_with_declared_config(
     states = {state.spec.name: state.partitions for state in describe_topics(settings)}
     assert states == {spec.name: spec.partitions for spec in specs}
 
-    admin = KafkaAdminClient(**admin_config(settings))
+    admin = kafka_admin(settings)
     try:
         described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, settings.topic_alerts)])
     finally:
@@ -145,7 +139,7 @@ def test_unique_topics_exist_with_declared_partitions_and_read_all_skips_non_jso
     assert {s.spec.name: s.partitions for s in describe_topics(settings)} == {
         spec.name: spec.partitions for spec in declared_topics(settings)
     }
-    producer = KafkaProducer(**producer_config(settings))
+    producer = kafka_producer(settings)
     for i in range(3):
         producer.send(
             unique_topics.articles, key=f"a{i}".encode(), value=json.dumps({"id": f"a{i}"}).encode()
@@ -159,52 +153,15 @@ def test_unique_topics_exist_with_declared_partitions_and_read_all_skips_non_jso
     assert read_all(settings, unique_topics.deadletter) == []
 
 
-def test_kafka_python_producer_to_aiokafka_consumer_group_with_commit(kafka_settings: KafkaSettings) -> None:
-    topic = _topic(kafka_settings)
-    producer = KafkaProducer(**producer_config(kafka_settings))
-    for i in range(6):
-        producer.send(topic, key=f"k{i}".encode(), value=f"v{i}".encode())
+def test_kafka_python_consumer_group_commits_what_it_read(kafka_settings: KafkaSettings) -> None:
+    topic = _topic(kafka_settings, partitions=2)
+    producer = kafka_producer(kafka_settings)
+    for i in range(4):
+        producer.send(topic, key=f"k{i}".encode(), value=f"a{i}".encode())
     producer.flush()
     producer.close()
     group = f"g.{_suffix()}"
-
-    async def consume(expected: int) -> list[bytes]:
-        consumer = AIOKafkaConsumer(topic, **aiokafka_consumer_config(kafka_settings, group_id=group))
-        await consumer.start()
-        values: list[bytes] = []
-        try:
-            while len(values) < expected:
-                batches = await consumer.getmany(timeout_ms=1000)
-                values.extend(m.value for msgs in batches.values() for m in msgs if m.value is not None)
-                if expected == 0:
-                    break
-            await consumer.commit()
-        finally:
-            await consumer.stop()
-        return values
-
-    assert sorted(asyncio.run(consume(6))) == [f"v{i}".encode() for i in range(6)]
-    # The group's committed offsets cover everything: a new member of the group sees nothing again.
-    assert asyncio.run(consume(0)) == []
-
-
-def test_aiokafka_producer_to_kafka_python_consumer_group_with_commit(kafka_settings: KafkaSettings) -> None:
-    topic = _topic(kafka_settings, partitions=2)
-
-    async def produce() -> None:
-        producer = AIOKafkaProducer(**aiokafka_producer_config(kafka_settings))
-        await producer.start()
-        try:
-            for i in range(4):
-                await producer.send_and_wait(topic, key=f"k{i}".encode(), value=f"a{i}".encode())
-        finally:
-            await producer.stop()
-
-    asyncio.run(produce())
-    group = f"g.{_suffix()}"
-    consumer = KafkaConsumer(
-        topic, **consumer_config(kafka_settings, group_id=group), consumer_timeout_ms=20_000
-    )
+    consumer = kafka_consumer(kafka_settings, topic, group_id=group, consumer_timeout_ms=20_000)
     values = []
     for message in consumer:
         values.append(message.value)
@@ -215,13 +172,76 @@ def test_aiokafka_producer_to_kafka_python_consumer_group_with_commit(kafka_sett
     consumer.close()
     assert sorted(values) == [f"a{i}".encode() for i in range(4)]
     assert committed == 4
+    # The group's committed offsets cover everything: a new member of the group sees nothing again.
+    again = kafka_consumer(kafka_settings, topic, group_id=group, consumer_timeout_ms=3_000)
+    assert [m.value for m in again] == []
+    again.close()
+
+
+def _produce(settings: KafkaSettings, topic: str, records: list[tuple[int, bytes, bytes]]) -> None:
+    producer = kafka_producer(settings)
+    for partition, key, value in records:
+        producer.send(topic, key=key, value=value, partition=partition, headers=[("h", b"1")])
+    producer.flush()
+    producer.close()
+
+
+def test_read_to_end_reads_every_partition_up_to_its_end_at_the_start(kafka_settings: KafkaSettings) -> None:
+    topic = _topic(kafka_settings, partitions=3)
+    records = [(p, f"k{p}{i}".encode(), f"v{p}{i}".encode()) for p in range(3) for i in range(4)]
+    records.append((1, b"x", b""))
+    _produce(kafka_settings, topic, records)
+    read = read_to_end(kafka_settings, topic, timeout_s=30)
+    assert [(r.partition, r.key, r.value) for r in read] == sorted(records)
+    assert [r.offset for r in read if r.partition == 1] == list(range(5))
+    assert read[0].headers == (("h", b"1"),) and read[0].timestamp_ms > 0
+    assert read_to_end(kafka_settings, topic) == read  # group-less: nothing committed, read again whole
+
+
+def test_read_to_end_of_an_empty_or_missing_topic_is_empty_at_once(kafka_settings: KafkaSettings) -> None:
+    empty = _topic(kafka_settings, partitions=2)
+    missing = f"test.missing.{_suffix()}"
+    started = time.monotonic()
+    assert read_to_end(kafka_settings, empty, timeout_s=0) == []
+    assert read_to_end(kafka_settings, missing, timeout_s=0) == []
+    assert time.monotonic() - started < 15
+    with TopicReader(kafka_settings, [missing]) as reader:
+        assert reader.poll(200) == []
+    missing_spec = TopicSpec(missing, 1, 1)
+    assert describe_topics(kafka_settings, [missing_spec])[0].partitions is None  # reading did not create it
+
+
+def test_read_to_end_raises_with_what_it_read_when_time_runs_out(kafka_settings: KafkaSettings) -> None:
+    topic = _topic(kafka_settings, partitions=2)
+    _produce(kafka_settings, topic, [(p, b"k", b"v" * 100) for p in range(2) for _ in range(50)])
+    started = time.monotonic()
+    with pytest.raises(TopicReadTimeoutError, match=f"not at the end of {topic}/") as caught:
+        read_to_end(kafka_settings, topic, timeout_s=0)
+    assert time.monotonic() - started < 15 and caught.value.records == []
+    assert len(read_to_end(kafka_settings, topic, timeout_s=30)) == 100
+
+
+def test_reader_follows_on_after_the_end_without_losing_a_record(kafka_settings: KafkaSettings) -> None:
+    topic = _topic(kafka_settings, partitions=2)
+    _produce(kafka_settings, topic, [(0, b"old", b"0"), (1, b"old", b"1")])
+    with TopicReader(kafka_settings, [topic]) as reader:
+        _produce(kafka_settings, topic, [(0, b"new", b"2"), (1, b"new", b"3")])  # after the end was noted
+        backlog = reader.read_to_end(timeout_s=30)
+        assert sorted(r.value for r in backlog) == [b"0", b"1"]
+        fresh: list[bytes | None] = []
+        deadline = time.monotonic() + 30
+        while len(fresh) < 2 and time.monotonic() < deadline:
+            fresh.extend(r.value for r in reader.poll(500))
+        assert sorted(fresh) == [b"2", b"3"]
+    with TopicReader(kafka_settings, [topic], start="end") as tail:
+        assert tail.read_to_end(timeout_s=0) == [] and tail.poll(1_000) == []
 
 
 async def test_faust_agent_consumes_a_record(kafka_settings: KafkaSettings, tmp_path: Path) -> None:
     import faust
 
     topic_name = _topic(kafka_settings, partitions=1)
-    producer = KafkaProducer(**producer_config(kafka_settings))
+    producer = kafka_producer(kafka_settings)
     producer.send(topic_name, key=b"id-1", value=b"hello faust").get(timeout=30)
     producer.close()
 

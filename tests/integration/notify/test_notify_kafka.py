@@ -14,21 +14,18 @@ import sys
 import time
 import urllib.request
 import uuid
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-with warnings.catch_warnings():
-    # kafka-python 3.0 loads its protocol schemas with importlib.resources.open_text (deprecated in 3.11)
-    warnings.filterwarnings("ignore", "open_text is deprecated", DeprecationWarning)
-    from kafka import KafkaConsumer, KafkaProducer
-    from kafka.admin import KafkaAdminClient, NewTopic
 from tests.unit.notify.receiver import WebhookReceiver, make_alert
 
+from newswatch.broker.clients import kafka_admin, kafka_producer
+from newswatch.broker.reading import TopicRecord, read_to_end
+from newswatch.broker.topics import TopicSpec, ensure_topics
 from newswatch.contracts import Alert, DeadLetter
+from newswatch.settings import KafkaSettings
 
 HOSTILE = '<script>alert("pwned")</script><img src=x onerror=alert(1)>'
 
@@ -43,11 +40,12 @@ def _free_port() -> int:
 def topics(kafka_bootstrap: str) -> Iterator[dict[str, str]]:
     suffix = uuid.uuid4().hex[:10]
     names = {"alerts": f"test.alerts.{suffix}", "deadletter": f"test.deadletter.{suffix}"}
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap, client_id="notify-test-admin")
-    admin.create_topics([NewTopic(n, num_partitions=2, replication_factor=1) for n in names.values()])
+    settings = KafkaSettings(bootstrap_servers=kafka_bootstrap, client_id="notify-test-admin")
+    ensure_topics(settings, [TopicSpec(name, partitions=2, replication=1) for name in names.values()])
     try:
         yield names
     finally:
+        admin = kafka_admin(settings)
         admin.delete_topics(list(names.values()))
         admin.close()
 
@@ -105,7 +103,7 @@ def _start(env: dict[str, str], subs: Path, log: Path) -> subprocess.Popen[bytes
 
 
 def _produce(kafka_bootstrap: str, topic: str, records: list[tuple[str, bytes]]) -> None:
-    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    producer = kafka_producer(KafkaSettings(bootstrap_servers=kafka_bootstrap))
     for key, value in records:
         producer.send(topic, key=key.encode(), value=value)
     producer.flush(timeout=30)
@@ -137,16 +135,14 @@ def _wait(predicate: Any, what: str, timeout: float = 60.0) -> None:
 
 
 def _deadletters(kafka_bootstrap: str, topic: str, count: int) -> list[tuple[DeadLetter, dict[str, bytes]]]:
-    consumer = KafkaConsumer(
-        topic, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=15000
-    )
-    out: list[tuple[DeadLetter, dict[str, bytes]]] = []
-    for record in consumer:
-        out.append((DeadLetter.model_validate_json(record.value), dict(record.headers or [])))
-        if len(out) >= count:
-            break
-    consumer.close()
-    return out
+    """The first ``count`` dead letters on ``topic``, waiting up to 15 s for them to arrive."""
+    settings = KafkaSettings(bootstrap_servers=kafka_bootstrap)
+    records: list[TopicRecord] = []
+    deadline = time.monotonic() + 15
+    while len(records) < count and time.monotonic() < deadline:
+        records = read_to_end(settings, topic)
+        time.sleep(0.2)
+    return [(DeadLetter.model_validate_json(r.value or b""), dict(r.headers)) for r in records[:count]]
 
 
 def test_notify_delivers_filtered_signed_inert_once_across_kill_9(
@@ -313,3 +309,73 @@ def test_alerts_tail_filters_and_escapes(
     ids = [json.loads(line)["alert_id"] for line in as_json]
     assert len(ids) == 3 and set(ids) <= {"t1", "t2", "t3", "t4"}
     assert all("<" not in line for line in as_json)
+
+
+def test_chat_formats_are_delivered_signed_in_their_targets_shape(
+    kafka_bootstrap: str, topics: dict[str, str], tmp_path: Path
+) -> None:
+    from tests.unit.notify.chat_shapes import assert_slack_message, assert_teams_message
+
+    hostile = make_alert(
+        alert_id="coup-ml-chat",
+        event_type="coup",
+        countries=["ML"],
+        headline="<!channel> *urgent* <http://evil.example|click> " + HOSTILE,
+    )
+    port = _free_port()
+    with WebhookReceiver() as rx:
+        doc = {
+            "subscriptions": [
+                {
+                    "name": f"chat-{fmt}",
+                    "destination": {
+                        "type": "webhook",
+                        "url": rx.url(f"/{fmt}"),
+                        "secret_ref": "hooks",
+                        "format": fmt,
+                    },
+                }
+                for fmt in ("slack", "teams", "json")
+            ]
+        }
+        subs = tmp_path / "subs.yaml"
+        subs.write_text(json.dumps(doc))
+        _produce(kafka_bootstrap, topics["alerts"], [(hostile.alert_id, _alert_bytes(hostile))])
+        proc = _start(_env(kafka_bootstrap, topics, tmp_path, port), subs, tmp_path / "notify.log")
+        try:
+            (slack,) = rx.wait_for("/slack", 1, timeout=90)
+            (teams,) = rx.wait_for("/teams", 1, timeout=30)
+            (plain,) = rx.wait_for("/json", 1, timeout=30)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=60) == 0
+    for request in (slack, teams, plain):
+        assert request.verified("s3cret")  # every format signed the same way
+        assert request.headers["X-Newswatch-Delivery"] == "coup-ml-chat:1"
+        assert b"<" not in request.body and b">" not in request.body  # HTML-inert on the wire
+    payload = json.loads(slack.body)
+    assert_slack_message(payload)
+    header = payload["blocks"][0]["text"]
+    assert header["type"] == "plain_text" and header["text"].startswith("<!channel> *urgent*")  # literal
+    assert "&lt;!channel&gt;" in payload["text"] and "<!channel>" not in payload["text"]
+    assert_teams_message(json.loads(teams.body))
+    assert json.loads(plain.body)["headline"] == hostile.headline  # json: the Alert v1 record, as before
+
+
+def test_unknown_payload_format_stops_notify_at_start_up(kafka_bootstrap: str, tmp_path: Path) -> None:
+    bad = tmp_path / "subs.yaml"
+    bad.write_text(
+        "subscriptions:\n  - name: x\n    destination: {type: webhook, url: 'https://x.example/h',"
+        " secret_ref: hooks, format: discord}\n"
+    )
+    env = _env(kafka_bootstrap, {"alerts": "a", "deadletter": "d"}, tmp_path, 0)
+    result = subprocess.run(
+        [sys.executable, "-m", "newswatch.cli", "notify", "--subscriptions", str(bad)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "unknown format 'discord'; one of json, slack, teams, adaptive_card" in result.stderr

@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from newswatch.broker.clients import consumer_config
+from newswatch.broker.reading import read_to_end
 from newswatch.contracts import validate_record
 from newswatch.poller.settings import PollerSettings
 from newswatch.settings import KafkaSettings, Settings
@@ -145,29 +144,14 @@ def read_topic(
 ) -> list[tuple[bytes, dict[str, Any]]]:
     """Every record on ``topic`` from the beginning to its current end, as ``(key, decoded value)``;
     each value is checked against ``schemas/article.v1.json`` and its key against its id."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(**consumer_config(kafka, group_id=None))
-    try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(assigned)
-        consumer.seek_to_beginning(*assigned)
-        end = consumer.end_offsets(assigned)
-        records: list[tuple[bytes, dict[str, Any]]] = []
-        deadline = time.monotonic() + timeout_s
-        while any(consumer.position(tp) < end[tp] for tp in assigned):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"could not read {topic} to its end in {timeout_s} s")
-            for batch in consumer.poll(timeout_ms=500).values():
-                for message in batch:
-                    value = decode(message.value)
-                    validate_record("article", value)
-                    assert message.key == value["id"].encode()
-                    records.append((message.key, value))
-        return records
-    finally:
-        consumer.close()
+    records: list[tuple[bytes, dict[str, Any]]] = []
+    for message in read_to_end(kafka, topic, timeout_s=timeout_s):
+        assert message.value is not None and message.key is not None
+        value = decode(message.value)
+        validate_record("article", value)
+        assert message.key == value["id"].encode()
+        records.append((message.key, value))
+    return records
 
 
 def poller_settings(kafka: KafkaSettings, state_dir: Path) -> Settings:

@@ -17,14 +17,10 @@ from pydantic import SecretStr
 from newswatch.broker import clients, errors, local, main, topics
 from newswatch.broker.clients import (
     admin_config,
-    aiokafka_config,
-    aiokafka_consumer_config,
-    aiokafka_producer_config,
     consumer_config,
     faust_app_config,
     kafka_python_config,
     producer_config,
-    redact,
     ssl_context,
 )
 from newswatch.broker.errors import BrokerError, BrokerStartError, ClientConfigError, KafkaJarsError
@@ -226,24 +222,20 @@ SCRAM = KafkaSettings(
         (SCRAM, True, "SCRAM-SHA-512"),
     ],
 )
-def test_kafka_python_and_aiokafka_kwargs_per_protocol(
-    settings: KafkaSettings, ssl_keys: bool, sasl: str | None
-) -> None:
-    kp = kafka_python_config(settings)
-    aio = aiokafka_config(settings)
-    for config in (kp, aio):
-        assert config["security_protocol"] == settings.security_protocol
-        assert config["bootstrap_servers"] == [s.strip() for s in settings.bootstrap_servers.split(",")]
-        assert config.get("sasl_mechanism") == sasl
-        if sasl:
-            assert config["sasl_plain_username"] == settings.sasl_username
-            assert settings.sasl_password is not None
-            assert config["sasl_plain_password"] == settings.sasl_password.get_secret_value()
-    assert ("ssl_cafile" in kp) is ssl_keys
-    assert isinstance(aio.get("ssl_context"), ssl.SSLContext) is ssl_keys
+def test_kafka_python_kwargs_per_protocol(settings: KafkaSettings, ssl_keys: bool, sasl: str | None) -> None:
+    config = kafka_python_config(settings)
+    assert config["security_protocol"] == settings.security_protocol
+    assert config["bootstrap_servers"] == [s.strip() for s in settings.bootstrap_servers.split(",")]
+    assert config.get("sasl_mechanism") == sasl
+    if sasl:
+        assert config["sasl_plain_username"] == settings.sasl_username
+        assert settings.sasl_password is not None
+        assert config["sasl_plain_password"] == settings.sasl_password.get_secret_value()
+    # TLS is one SSLContext, the one faust gets too
+    assert isinstance(config.get("ssl_context"), ssl.SSLContext) is ssl_keys
+    assert not any(key.startswith("ssl_") and key != "ssl_context" for key in config)
     if ssl_keys:
-        assert kp["ssl_check_hostname"] is settings.ssl_check_hostname
-        assert aio["ssl_context"].check_hostname is settings.ssl_check_hostname
+        assert config["ssl_context"].check_hostname is settings.ssl_check_hostname
 
 
 def test_bootstrap_list_splits_and_trims() -> None:
@@ -253,14 +245,11 @@ def test_bootstrap_list_splits_and_trims() -> None:
 
 
 def test_kwargs_are_accepted_by_the_client_constructors() -> None:
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
     from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
     assert set(producer_config(SCRAM)) <= _accepted(KafkaProducer)
     assert set(consumer_config(SCRAM, "g")) <= _accepted(KafkaConsumer)
     assert set(admin_config(SCRAM)) <= _accepted(KafkaAdminClient)
-    assert set(aiokafka_producer_config(SCRAM)) <= _accepted(AIOKafkaProducer)
-    assert set(aiokafka_consumer_config(SCRAM, "g")) <= _accepted(AIOKafkaConsumer)
 
 
 def test_producer_config_is_durable_and_compressed() -> None:
@@ -268,14 +257,37 @@ def test_producer_config_is_durable_and_compressed() -> None:
     assert config["acks"] == "all" and config["enable_idempotence"] is True
     assert config["compression_type"] == "gzip" and config["retries"] > 0
     assert config["max_in_flight_requests_per_connection"] <= 5  # idempotence needs <= 5
-    aio = aiokafka_producer_config(KafkaSettings())
-    assert (aio["acks"], aio["enable_idempotence"], aio["compression_type"]) == ("all", True, "gzip")
+    assert config["max_request_size"] == 1024 * 1024
+
+
+def test_overrides_replace_options_and_keep_the_rest() -> None:
+    config = producer_config(KafkaSettings(), max_request_size=4 * 1024 * 1024, linger_ms=0)
+    assert (config["max_request_size"], config["linger_ms"], config["acks"]) == (4 * 1024 * 1024, 0, "all")
+    consumer = consumer_config(KafkaSettings(), None, auto_offset_reset="latest")
+    assert consumer["auto_offset_reset"] == "latest" and consumer["enable_auto_commit"] is False
+    assert admin_config(KafkaSettings(), bootstrap_timeout_ms=1_500)["bootstrap_timeout_ms"] == 1_500
 
 
 def test_consumers_commit_manually_from_earliest() -> None:
-    for config in (consumer_config(KafkaSettings(), "g"), aiokafka_consumer_config(KafkaSettings(), "g")):
-        assert config["group_id"] == "g"
-        assert config["enable_auto_commit"] is False and config["auto_offset_reset"] == "earliest"
+    config = consumer_config(KafkaSettings(), "g")
+    assert config["group_id"] == "g"
+    assert config["enable_auto_commit"] is False and config["auto_offset_reset"] == "earliest"
+
+
+def test_factories_build_clients_from_the_settings() -> None:
+    """The factories pass the settings' options to kafka-python (which then fails to bootstrap here)."""
+    from kafka.errors import KafkaError
+
+    dead = KafkaSettings(bootstrap_servers="127.0.0.1:1", request_timeout_ms=1_000)
+    for build in (
+        lambda: clients.kafka_admin(dead, bootstrap_timeout_ms=300),
+        lambda: clients.kafka_producer(dead, bootstrap_timeout_ms=300),
+        lambda: clients.kafka_consumer(dead, "t", group_id=None, bootstrap_timeout_ms=300),
+    ):
+        with pytest.raises(KafkaError):
+            build()
+    with pytest.raises(ClientConfigError, match="needs sasl_mechanism"):
+        clients.kafka_producer(KafkaSettings(security_protocol="SASL_PLAINTEXT"))
 
 
 @pytest.mark.parametrize(
@@ -290,7 +302,9 @@ def test_consumers_commit_manually_from_earliest() -> None:
 def test_inconsistent_security_settings_are_clear_errors(update: dict[str, Any], message: str) -> None:
     settings = KafkaSettings(**update)
     with pytest.raises(ClientConfigError, match=message):
-        aiokafka_config(settings)
+        kafka_python_config(settings)
+    with pytest.raises(ClientConfigError, match=message):
+        faust_app_config(settings)
 
 
 def test_no_ssl_context_for_plaintext() -> None:
@@ -310,11 +324,6 @@ def test_faust_config_carries_credentials() -> None:
     assert isinstance(tls["broker_credentials"], faust.SSLCredentials)
     app = faust.App("unit-broker-config", **scram, web_enabled=False)
     assert app.conf.producer_acks == -1 and app.conf.producer_compression_type == "gzip"
-
-
-def test_redact_masks_passwords() -> None:
-    shown = redact(kafka_python_config(SCRAM))
-    assert shown["sasl_plain_password"] == "***" and "s3cret" not in repr(shown)
 
 
 # --- topics ---------------------------------------------------------------------------------------------

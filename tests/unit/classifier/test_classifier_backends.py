@@ -24,14 +24,14 @@ from newswatch.classifier.artefact import (
     read_manifest,
 )
 from newswatch.classifier.classifier import EventClassifier
-from newswatch.classifier.data import load_labelled
 from newswatch.classifier.errors import BaseModelError
 from newswatch.classifier.loader import gate_logits, load_classifier
 from newswatch.classifier.onnx_backend import BUILD_FILE, CascadeScorer, FastTokenizer, ensure_onnx_model
 from newswatch.classifier.scorer import Pair
 from newswatch.classifier.settings import ClassifierSettings
-from newswatch.classifier.train import dev_decisions
 from newswatch.contracts.models import EVENT_TYPES
+from newswatch.tooling.training.data import load_labelled
+from newswatch.tooling.training.evaluate import dev_decisions
 
 # The stated tolerance (docs/classifier.md, "Backends"): at most 1% of (item, label) decisions differ from the
 # torch reference on the dev set (0 measured), and where the served probability is at or above the cascade's

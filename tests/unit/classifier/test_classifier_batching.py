@@ -11,10 +11,10 @@ import pytest
 from tests.unit.classifier.conftest import make_article
 
 from newswatch.classifier.classifier import EventClassifier
-from newswatch.classifier.data import load_labelled
 from newswatch.classifier.loader import load_classifier
 from newswatch.classifier.settings import ClassifierSettings
 from newswatch.contracts.models import EVENT_TYPES, Article, Classification
+from newswatch.tooling.training.data import load_labelled
 
 N_ITEMS = 240
 

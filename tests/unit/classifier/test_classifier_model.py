@@ -13,14 +13,13 @@ import pytest
 
 from newswatch.classifier.artefact import DEFAULT_ARTEFACT_DIR, read_manifest
 from newswatch.classifier.classifier import EventClassifier
-from newswatch.classifier.data import load_labelled
 from newswatch.classifier.errors import ArtefactError
-from newswatch.classifier.evaluate import evaluate
 from newswatch.classifier.loader import load_classifier
 from newswatch.classifier.settings import ClassifierSettings
-from newswatch.classifier.train import dev_decisions
 from newswatch.cli import main as cli_main
 from newswatch.contracts.models import EVENT_TYPES, Article
+from newswatch.tooling.training.data import load_labelled
+from newswatch.tooling.training.evaluate import dev_decisions, evaluate
 
 ROOT = Path(__file__).resolve().parents[3]
 REGRESSION = ROOT / "tests" / "data" / "classifier" / "regression.jsonl"

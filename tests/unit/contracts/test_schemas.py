@@ -14,6 +14,7 @@ import newswatch.contracts as contracts
 from newswatch.contracts import (
     Alert,
     Article,
+    Candidate,
     Classification,
     DeadLetter,
     RecordInvalidError,
@@ -28,6 +29,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "classification": Classification,
     "alert": Alert,
     "deadletter": DeadLetter,
+    "candidate": Candidate,
 }
 
 
@@ -113,3 +115,46 @@ def test_article_without_fetched_at_gets_its_read_time() -> None:
     # An explicit value is kept as sent.
     sent = Article.model_validate({**record, "fetched_at": "2022-08-15T13:04:10Z"})
     assert sent.fetched_at == datetime(2022, 8, 15, 13, 4, 10, tzinfo=UTC)
+
+
+def test_from_article_builds_a_classification_with_the_article_fields() -> None:
+    article = Article.model_validate(json.loads((EXAMPLES / "article" / "valid" / "full.json").read_text()))
+    now = datetime(2022, 8, 15, 14, 0, tzinfo=UTC)
+    scores = contracts.EventScores(military_withdrawal=0.9, coup=0.01, peacekeeping_change=0.2)
+    record = Classification.from_article(
+        article,
+        scores=scores,
+        labels=["military_withdrawal"],
+        evidence={"military_withdrawal": ["France leaves Mali."]},
+        countries=["FR", "ML"],
+        model_version="m1",
+        classified_at=now,
+    )
+    validate_record("classification", record.model_dump(mode="json"))
+    assert (record.article_id, record.url, record.title, record.outlet) == (
+        article.id,
+        article.url,
+        article.title,
+        article.outlet,
+    )
+    assert (record.published_at, record.fetched_at, record.classified_at) == (
+        article.published_at,
+        article.fetched_at,
+        now,
+    )
+    assert (record.language, record.labels, record.evidence["military_withdrawal"]) == (
+        article.language,
+        ("military_withdrawal",),
+        ("France leaves Mali.",),
+    )
+    told = Classification.from_article(
+        article,
+        scores=scores,
+        labels=(),
+        evidence={},
+        countries=(),
+        model_version="m1",
+        classified_at=now,
+        language="fr",
+    )
+    assert article.language != "fr" and told.language == "fr"  # the classifier's own language wins

@@ -4,16 +4,18 @@ translated so the dispatcher can tell "too large, never" from "broker away, late
 from __future__ import annotations
 
 import base64
+import threading
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import ConsumerRecord
-from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
-from aiokafka.record.default_records import DefaultRecordBatchBuilder
+from kafka.errors import KafkaConnectionError, KafkaTimeoutError, MessageSizeTooLargeError
+from kafka.record.default_records import DefaultRecordBatchBuilder
 from pydantic import ValidationError
 from tests.unit.notify.test_notify_dispatch import TOPIC, ListSink, _console_dispatcher
 
+from newswatch.broker.reading import TopicRecord
 from newswatch.broker.topics import DEADLETTER_MAX_BYTES
 from newswatch.contracts import DeadLetter
 from newswatch.notify.dispatch import build_deadletter
@@ -39,7 +41,7 @@ def _letter(value: bytes, key: bytes | None = None, **kwargs: Any) -> DeadLetter
 
 
 def _kafka_size(letter: DeadLetter, key: bytes | None, subscription: str = "x" * 64) -> int:
-    """The size aiokafka's producer checks against ``max_request_size`` (headers as the sink sends them)."""
+    """The size kafka-python checks against ``max_request_size`` (headers as the sink sends them)."""
     value = letter.model_dump_json().encode()
     return int(
         DefaultRecordBatchBuilder.estimate_size_in_bytes(
@@ -78,41 +80,70 @@ def test_the_largest_allowed_deadletter_fits_the_topic_and_the_producer() -> Non
 
 
 class FakeProducer:
-    def __init__(self, error: Exception | None = None) -> None:
+    """kafka-python's producer as the sink uses it: ``send`` (may raise) returns a future of the ack."""
+
+    def __init__(self, error: Exception | None = None, *, at_send: bool = False) -> None:
         self.error = error
+        self.at_send = at_send
         self.sent: list[dict[str, Any]] = []
+        self.threads: set[str] = set()
+        self.closed = False
 
-    async def send_and_wait(self, topic: str, **kwargs: Any) -> None:
-        if self.error is not None:
+    def send(self, topic: str, **kwargs: Any) -> Future[None]:
+        self.threads.add(threading.current_thread().name)
+        future: Future[None] = Future()
+        if self.error is not None and self.at_send:
             raise self.error
-        self.sent.append({"topic": topic, **kwargs})
+        if self.error is not None:
+            future.set_exception(self.error)
+        else:
+            self.sent.append({"topic": topic, **kwargs})
+            future.set_result(None)
+        return _Ack(future)  # type: ignore[return-value]
+
+    def close(self, timeout: float | None = None) -> None:
+        self.closed = True
 
 
-async def test_kafka_sink_sends_keyed_letters_with_the_subscription_header() -> None:
+class _Ack:
+    """kafka-python's ``FutureRecordMetadata``: ``get(timeout)`` returns the metadata or raises."""
+
+    def __init__(self, future: Future[None]) -> None:
+        self._future = future
+
+    def get(self, timeout: float | None = None) -> None:
+        self._future.result(timeout)
+
+
+async def test_kafka_sink_sends_keyed_letters_with_the_subscription_header_off_the_loop() -> None:
     producer = FakeProducer()
-    sink = KafkaDeadLetterSink(producer, "dl")  # type: ignore[arg-type]
+    sink = KafkaDeadLetterSink(producer, "dl")
     await sink.send("ops", _letter(b"{}"), b"k" * 5000)
+    await sink.close()
     (sent,) = producer.sent
     assert (
         sent["topic"] == "dl" and sent["key"] == b"k" * 1024 and sent["headers"] == [("subscription", b"ops")]
     )
     assert DeadLetter.model_validate_json(sent["value"]).offset == 9
+    assert producer.threads != {threading.current_thread().name} and producer.closed
 
 
-async def test_kafka_sink_translates_a_size_refusal_and_lets_transient_errors_through() -> None:
-    refusing = KafkaDeadLetterSink(FakeProducer(MessageSizeTooLargeError("too big")), "dl")  # type: ignore[arg-type]
+@pytest.mark.parametrize("at_send", [True, False])  # kafka-python checks the size at send; the broker too
+async def test_kafka_sink_translates_a_size_refusal_and_lets_transient_errors_through(at_send: bool) -> None:
+    refusing = KafkaDeadLetterSink(FakeProducer(MessageSizeTooLargeError("too big"), at_send=at_send), "dl")
     with pytest.raises(DeadLetterRefusedError, match="dl refused a dead letter"):
         await refusing.send("", _letter(b"{}"), None)
-    away = KafkaDeadLetterSink(FakeProducer(KafkaConnectionError("away")), "dl")  # type: ignore[arg-type]
-    with pytest.raises(KafkaConnectionError):  # retried by the dispatcher's outbox
-        await away.send("", _letter(b"{}"), None)
+    for transient in (KafkaConnectionError("away"), KafkaTimeoutError("no ack")):
+        away = KafkaDeadLetterSink(FakeProducer(transient, at_send=at_send), "dl")
+        with pytest.raises(type(transient)):  # retried by the dispatcher's outbox
+            await away.send("", _letter(b"{}"), None)
 
 
 async def test_intake_dead_letters_a_huge_undecodable_record_truncated(tmp_path: Path) -> None:
     sink = ListSink()
     dispatcher, metrics = _console_dispatcher(tmp_path, sink)
     value = b"{" + b" " * 790_000
-    record = ConsumerRecord(TOPIC, 2, 40, 0, 0, b"key", value, None, 3, len(value), ())
+    record = TopicRecord(TOPIC, 2, 40, b"key", value, 0)
     await dispatcher.start()
     try:
         await _intake(record, dispatcher, metrics, max_original_bytes=1000)

@@ -115,3 +115,36 @@ def test_unreadable_or_broken_yaml_is_a_config_error(tmp_path: Path) -> None:
 def test_filters(entry: dict[str, object], alert_fields: dict[str, object], wanted: bool) -> None:
     (sub,) = parse_subscriptions(_one(**entry))
     assert sub.matches(make_alert(**alert_fields)) is wanted
+
+
+def test_webhook_format_defaults_to_json_and_takes_the_chat_formats() -> None:
+    def hook(**extra: object) -> dict[str, object]:
+        return {
+            "type": "webhook",
+            "url": "https://hooks.slack.com/services/T/B/x",
+            "secret_ref": "ops_team",
+            **extra,
+        }
+
+    (sub,) = parse_subscriptions(_one(destination=hook()), secrets=SECRETS)
+    assert isinstance(sub.destination, WebhookDestination) and sub.destination.format == "json"
+    for fmt in ("json", "slack", "teams", "adaptive_card"):
+        (sub,) = parse_subscriptions(_one(destination=hook(format=fmt)), secrets=SECRETS)
+        assert isinstance(sub.destination, WebhookDestination) and sub.destination.format == fmt
+
+
+@pytest.mark.parametrize("fmt", ["discord", "Slack", "", None, 3])
+def test_unknown_webhook_format_is_a_config_error_naming_the_choices(fmt: object) -> None:
+    data = _one(
+        destination={"type": "webhook", "url": "https://x.example/h", "secret_ref": "ops_team", "format": fmt}
+    )
+    with pytest.raises(SubscriptionConfigError) as info:
+        parse_subscriptions(data, secrets=SECRETS, source="subs.yaml")
+    message = str(info.value)
+    assert message.startswith("subs.yaml: subscriptions.0.destination.webhook.format: ")
+    assert f"unknown format {fmt!r}" in message and "json, slack, teams, adaptive_card" in message
+
+
+def test_console_destination_takes_no_format() -> None:
+    with pytest.raises(SubscriptionConfigError, match="format"):
+        parse_subscriptions(_one(destination={"type": "console", "format": "slack"}))

@@ -207,3 +207,37 @@ async def test_a_short_answer_is_read_to_its_end() -> None:
     body = Dribble(b'{"ok": true}', pause=0, count=1)
     result = await _deliver_streamed(body, deadline=5)
     assert result.ok and body.sent == 1
+
+
+@pytest.mark.parametrize("fmt", ["slack", "teams", "adaptive_card"])
+async def test_chat_formats_are_sent_signed_like_json(fmt: str) -> None:
+    from tests.unit.notify.chat_shapes import assert_adaptive_card, assert_slack_message, assert_teams_message
+
+    from newswatch.notify.formats import encode_payload
+
+    dest = DEST.model_copy(update={"format": fmt})
+    script = Script([200])
+    alert = make_alert(headline="<!channel> *coup*")
+    async with httpx.AsyncClient(transport=httpx.MockTransport(script)) as client:
+        sender = WebhookSender(client, RetryPolicy(1, 1.0, 1.0), clock=lambda: 1_700_000_000)
+        result = await sender.deliver(dest, alert)
+    assert result.ok
+    (request,) = script.requests
+    assert request.content == encode_payload(alert, fmt)  # type: ignore[arg-type]
+    check = {
+        "slack": assert_slack_message,
+        "teams": assert_teams_message,
+        "adaptive_card": assert_adaptive_card,
+    }
+    check[fmt](json.loads(request.content))
+    assert request.headers["content-type"] == "application/json; charset=utf-8"
+    assert request.headers[DELIVERY_HEADER] == "mw-ml-1:1"
+    assert verify_signature(
+        "s3cret",
+        request.headers[TIMESTAMP_HEADER],
+        request.content,
+        request.headers[SIGNATURE_HEADER],
+        300,
+        delivery_id=request.headers[DELIVERY_HEADER],
+        now=1_700_000_000,
+    )

@@ -11,7 +11,6 @@ from newswatch.poller.schedule import (
     delay_after_failure,
     delay_after_success,
     parse_max_age,
-    parse_retry_after,
 )
 
 LIMITS = ScheduleLimits(min_interval=60, max_interval=86_400, backoff_base=60, backoff_max=21_600, jitter=0.2)
@@ -77,25 +76,6 @@ def test_retry_after_is_a_floor_on_backoff(failures: int, retry_after: float | N
 
 def test_zero_failures_is_treated_as_first() -> None:
     assert delay_after_failure(0, LIMITS, rand=0.5) == 60
-
-
-@pytest.mark.parametrize(
-    ("header", "expected"),
-    [
-        (None, None),
-        ("", None),
-        ("120", 120.0),
-        ("0", 0.0),
-        (" 45 ", 45.0),
-        ("Sat, 28 Nov 2026 12:10:00 GMT", 600.0),
-        ("Sat, 28 Nov 2026 11:00:00 GMT", 0.0),  # in the past
-        ("-5", None),
-        ("soon", None),
-        ("1.5", None),
-    ],
-)
-def test_parse_retry_after(header: str | None, expected: float | None) -> None:
-    assert parse_retry_after(header, NOW) == expected
 
 
 @pytest.mark.parametrize(

@@ -338,3 +338,34 @@ async def test_entries_beyond_the_cap_are_counted_as_too_many() -> None:
     assert report.outcome == "ok" and report.new == 2 and report.rejected == 3 and len(sink.published) == 2
     assert value(registry, "newswatch_poller_items_rejected_total", reason="too_many") == 3
     assert value(registry, "newswatch_poller_items_total", result="rejected") == 3
+
+
+async def test_run_once_stops_within_the_grace_period_when_a_fetch_hangs() -> None:
+    quick = FeedConfig(name="quick", url="https://quick.example/rss", interval_seconds=900)
+    released = asyncio.Event()
+
+    class HangingFetcher(ScriptedFetcher):
+        async def fetch(
+            self, url: str, validators: Validators, *, allow_private: bool = False
+        ) -> FetchResult:
+            if url == URL:
+                await released.wait()  # a server that never answers (until the test ends)
+            return await super().fetch(url, validators, allow_private=allow_private)
+
+    fetcher = HangingFetcher({quick.url: [ok(rss(("A", "https://x.example/a")))]})
+    poller, _, sink, store, _, _ = make({}, feeds=[FEED, quick], fetcher=fetcher, shutdown_grace_seconds=0.2)
+    stop = asyncio.Event()
+    run = asyncio.create_task(poller.run_once(stop))
+    await asyncio.sleep(0.1)
+    assert not run.done()  # the hanging feed holds the pass
+    stop.set()
+    reports = await asyncio.wait_for(run, timeout=2)
+    assert [r.feed for r in reports] == ["quick"] and sink.published  # the finished feed is reported
+    assert store.feed_state(URL).failures == 0  # the cancelled poll changed nothing: retried next pass
+    released.set()
+
+
+async def test_run_once_without_a_stop_waits_for_every_feed() -> None:
+    poller, _, sink, *_ = make({URL: [ok(rss(("A", "https://x.example/a")))]})
+    reports = await poller.run_once(asyncio.Event())
+    assert [r.outcome for r in reports] == ["ok"] and len(sink.published) == 1

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from worker_fakes import KeywordClassifier, make_article
 
-from newswatch.contracts import Alert, validate_record
+from newswatch.contracts import Alert, Candidate, validate_record
 from newswatch.worker import alerts as alerts_module
-from newswatch.worker.alerts import AlertBook, Candidate, alert_id_for, candidates_from
+from newswatch.worker.alerts import AlertBook, alert_id_for, candidates_from
 from newswatch.worker.errors import AlertStateError
 from newswatch.worker.matching import match_score, terms_of
 from newswatch.worker.settings import AlertPolicy
@@ -258,13 +258,28 @@ def test_terms_fold_accents_and_drop_stop_words() -> None:
 def test_candidates_from_a_classification(classifier: KeywordClassifier) -> None:
     article = make_article("seed", "France leaves Mali and MINUSMA")
     result = classifier.classify([article])[0]
-    cands = candidates_from(article, result)
+    cands = candidates_from(result)
     assert [c.event_type for c in cands] == ["military_withdrawal", "peacekeeping_change"]
     assert all(c.countries == ("ML", "FR") and c.evidence == (article.title,) for c in cands)
-    assert (
-        candidates_from(make_article("x", "Weather"), classifier.classify([make_article("x", "Weather")])[0])
-        == []
+    first = cands[0]
+    assert (first.article_id, first.url, first.title, first.outlet) == (
+        article.id,
+        article.url,
+        article.title,
+        article.outlet,
     )
+    assert (first.published_at, first.fetched_at, first.classified_at) == (
+        article.published_at,
+        article.fetched_at,
+        result.classified_at,
+    )
+    assert candidates_from(classifier.classify([make_article("x", "Weather")])[0]) == []
+
+
+def test_candidates_need_the_article_fields_of_the_classification(classifier: KeywordClassifier) -> None:
+    result = classifier.classify([make_article("seed", "France leaves Mali")])[0]
+    with pytest.raises(ValueError, match="lacks its article's fields"):
+        candidates_from(result.model_copy(update={"url": None}))
 
 
 def _one_event_source(i: int) -> Candidate:

@@ -5,101 +5,26 @@ was in flight when worker processes died."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiokafka.errors import KafkaTimeoutError, MessageSizeTooLargeError
-from faust.exceptions import ProducerSendError
 from prometheus_client import CollectorRegistry
-from worker_fakes import KeywordClassifier, make_article
+from worker_fakes import KeywordClassifier, article_source, candidate_source, make_article, make_worker
 
 from newswatch.contracts import Article, Classification
 from newswatch.settings import Settings
-from newswatch.worker.alerts import AlertBook, Candidate
 from newswatch.worker.app import WorkerApp
 from newswatch.worker.deadletter import SourceRecord
 from newswatch.worker.inflight import InflightLedger
 from newswatch.worker.metrics import WorkerMetrics
-from newswatch.worker.settings import AlertPolicy, WorkerSettings
+from newswatch.worker.settings import WorkerSettings
 
 T0 = datetime(2022, 8, 15, 13, 0, tzinfo=UTC)
-
-
-class FakeProducer:
-    """faust's producer as the worker uses it: ``send`` returns a future of the ack; ``flush``.
-
-    ``refuse[topic]`` is an exception: raised by ``send`` (wrapped in ProducerSendError, as faust does) when
-    ``at_send``, else set on the ack future; ``times`` limits how often (None: always)."""
-
-    def __init__(self) -> None:
-        self.acked: list[tuple[str, bytes, bytes]] = []
-        self.refuse: dict[str, tuple[Exception, bool, int | None]] = {}
-
-    async def send(
-        self, topic: str, key: bytes, value: bytes, partition: Any, timestamp: Any, headers: Any
-    ) -> asyncio.Future[None]:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if topic in self.refuse:
-            error, at_send, times = self.refuse[topic]
-            if times is not None:
-                if times <= 1:
-                    del self.refuse[topic]
-                else:
-                    self.refuse[topic] = (error, at_send, times - 1)
-            if at_send:
-                raise ProducerSendError(f"Error while sending: {error!r}") from error
-            future.set_exception(error)
-            return future
-        self.acked.append((topic, key, value))
-        future.set_result(None)
-        return future
-
-    async def flush(self) -> None:
-        return None
-
-    def values(self, topic: str) -> list[dict[str, Any]]:
-        return [json.loads(v) for t, _, v in self.acked if t == topic]
-
-
-def make_worker(
-    classifier: Any, tmp_path: Path, **worker: Any
-) -> tuple[WorkerApp, FakeProducer, dict[str, str]]:
-    settings = Settings(state_dir=tmp_path, worker=WorkerSettings(**worker))
-    app = WorkerApp(settings, classifier, WorkerMetrics(registry=CollectorRegistry()))
-    producer = FakeProducer()
-    app.app.producer = producer  # type: ignore[assignment]
-    store: dict[str, str] = {}
-    app._book = AlertBook(store, AlertPolicy())  # a dict instead of the table (no running app)
-    return app, producer, store
-
-
-def candidate_source(offset: int = 0, article_id: str = "afp-1") -> SourceRecord:
-    cand = Candidate(
-        event_type="military_withdrawal",
-        probability=0.95,
-        article_id=article_id,
-        url=f"https://news.example/{article_id}",
-        title="France says last Barkhane soldiers have left Mali",
-        outlet="AFP",
-        countries=("FR", "ML"),
-        published_at=T0,
-        fetched_at=T0 + timedelta(minutes=1),
-        classified_at=T0 + timedelta(minutes=2),
-        model_version="m1",
-    )
-    value = cand.model_dump_json().encode()
-    return SourceRecord("w-alert-candidates", 0, offset, b"military_withdrawal", value)
-
-
-def article_source(offset: int, article: Article) -> SourceRecord:
-    value = article.model_dump_json().encode()
-    return SourceRecord("news.articles.v1", 0, offset, article.id.encode(), value)
 
 
 @pytest.mark.parametrize("at_send", [True, False], ids=["ProducerSendError", "ack-error"])

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from newswatch.contracts import EventType
-from newswatch.worker.alerts import AlertBook, Candidate
+from newswatch.contracts import Candidate, EventType
+from newswatch.worker.alerts import AlertBook
 from newswatch.worker.matching import (
     EventProfile,
     Report,

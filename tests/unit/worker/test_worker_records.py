@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from worker_fakes import KeywordClassifier, make_article
 
 from newswatch.contracts import validate_record
-from newswatch.worker.batch import classify_resilient, enrich
+from newswatch.worker.batch import classify_resilient, split
 from newswatch.worker.deadletter import SourceRecord, dead_letter, decode_article
 from newswatch.worker.errors import (
     ModelFailedError,
@@ -22,10 +22,12 @@ from newswatch.worker.errors import (
 )
 from newswatch.worker.lag import LagTracker
 from newswatch.worker.metrics import WorkerMetrics
+from newswatch.worker.policy import FailurePolicy
 from newswatch.worker.settings import AlertPolicy
 from newswatch.worker.severity import severity_for
 
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
+POLICY = FailurePolicy()
 
 
 def article_bytes(**fields: object) -> bytes:
@@ -78,7 +80,7 @@ def test_dead_letter_of_an_unexpected_error_is_other() -> None:
 
 def test_classify_resilient_isolates_the_failing_articles(classifier: KeywordClassifier) -> None:
     articles = [make_article(f"a{i}", "POISON" if i in (2, 5) else "Troops left Mali") for i in range(8)]
-    results = classify_resilient(classifier, articles)
+    results = classify_resilient(classifier, articles, POLICY)
     failed = [i for i, r in enumerate(results) if isinstance(r, ModelFailedError)]
     assert failed == [2, 5]
     assert [r.article_id for r in results if not isinstance(r, ModelFailedError)] == [
@@ -97,22 +99,48 @@ def test_classify_resilient_turns_base_exceptions_and_bad_answers_into_failures(
             return super().classify(articles)[:-1]
 
     for clf in (Panicking(), Short()):
-        results = classify_resilient(clf, [make_article("a"), make_article("b")])
+        results = classify_resilient(clf, [make_article("a"), make_article("b")], POLICY)
         assert all(isinstance(r, ModelFailedError) for r in results)
-    assert classify_resilient(KeywordClassifier(), []) == []
+    assert classify_resilient(KeywordClassifier(), [], POLICY) == []
 
 
-def test_enrich_copies_article_fields(classifier: KeywordClassifier) -> None:
+def test_classify_resilient_bisects_so_one_bad_article_costs_log_n_calls(
+    classifier: KeywordClassifier,
+) -> None:
+    articles = [make_article(f"a{i}", "POISON" if i == 5 else "Weather") for i in range(8)]
+    results = classify_resilient(classifier, articles, POLICY)
+    assert [i for i, r in enumerate(results) if isinstance(r, ModelFailedError)] == [5]
+    assert classifier.calls == [8, 4, 4, 2, 1, 1, 2]  # halves down to the poison one, 7 calls for 8
+
+
+@pytest.mark.parametrize(
+    ("items", "parts", "expected"),
+    [
+        ([1, 2, 3], 2, [[1], [2, 3]]),
+        ([1, 2, 3, 4], 2, [[1, 2], [3, 4]]),
+        ([1, 2, 3], 3, [[1], [2], [3]]),
+        ([1, 2], 5, [[1], [2]]),
+        ([1, 2, 3], 1, [[1, 2, 3]]),
+    ],
+)
+def test_split_keeps_order_and_puts_the_larger_groups_last(
+    items: list[int], parts: int, expected: list[list[int]]
+) -> None:
+    assert [list(g) for g in split(items, parts)] == expected
+
+
+def test_the_classifier_copies_the_article_fields(classifier: KeywordClassifier) -> None:
     article = make_article()
-    record = enrich(article, classifier.classify([article])[0], classified_at=NOW)
+    record = classifier.classify([article])[0]
     validate_record("classification", record.model_dump(mode="json"))
-    assert (record.url, record.title, record.outlet, record.classified_at) == (
+    assert (record.url, record.title, record.outlet, record.published_at, record.fetched_at) == (
         article.url,
         article.title,
         article.outlet,
-        NOW,
+        article.published_at,
+        article.fetched_at,
     )
-    assert record.language == "en"
+    assert record.language == "en" and record.classified_at is not None
 
 
 @pytest.mark.parametrize(

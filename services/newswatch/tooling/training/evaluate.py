@@ -1,6 +1,8 @@
 """Scores against labelled data: per-label precision/recall/F1 with counts, macro-F1, the false-positive rate
-on items with no label; overall and per language; ambiguous items reported apart. Also threshold selection.
+on items with no label; overall and per language; ambiguous items reported apart. Also threshold selection,
+and the classifier's probabilities on labelled items.
 
+    probs, _ = dev_decisions(clf, items)
     report = evaluate(items, predicted)            # predicted: one tuple of 0/1 per item
     print(format_report(report))
 """
@@ -13,10 +15,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from newswatch.classifier.data import LabelledItem
+from newswatch.classifier.classifier import ArticleText, EventClassifier
+from newswatch.classifier.text import clean_text
 from newswatch.contracts.models import EVENT_TYPES, EventType
+from newswatch.tooling.training.data import LabelledItem
 
-__all__ = ["choose_thresholds", "evaluate", "format_report", "subset_scores"]
+__all__ = ["choose_thresholds", "dev_decisions", "evaluate", "format_report", "subset_scores"]
 
 
 def _ratio(a: float, b: float) -> float:
@@ -124,3 +128,12 @@ def choose_thresholds(
         at_best = [float(t) for t, f in zip(grid, f1s, strict=True) if f >= best - 1e-9]
         chosen[name] = round(float(np.median(at_best)), 2)
     return chosen
+
+
+def dev_decisions(
+    clf: EventClassifier, items: Sequence[LabelledItem]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """(article probabilities, head-only probabilities) of labelled items, as the classifier computes them."""
+    texts = [ArticleText(clean_text(it.title), clean_text(it.summary)) for it in items]
+    scores = clf.score_texts(texts)
+    return np.stack([s.probs for s in scores]), np.stack([s.head for s in scores])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from newswatch.classifier.data import LabelledItem
-from newswatch.classifier.evaluate import choose_thresholds, evaluate, format_report
+from newswatch.tooling.training.data import LabelledItem
+from newswatch.tooling.training.evaluate import choose_thresholds, evaluate, format_report
 
 
 def item(i: int, labels: tuple[int, int, int], lang: str = "en", ambiguous: bool = False) -> LabelledItem:
