@@ -42,11 +42,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
 from prometheus_client import CollectorRegistry
 
+from newswatch.broker import TopicReader, declared_topics, ensure_topics, read_all
 from newswatch.broker.local import LocalKafka, LocalKafkaConfig
-from newswatch.broker.topics import declared_topics, ensure_topics, read_all
+from newswatch.broker.reading import json_objects
+from newswatch.classifier.text import fold
 from newswatch.poller.feeds import FeedConfig
 from newswatch.poller.main import open_poller
 from newswatch.poller.metrics import PollerMetrics
@@ -169,26 +170,6 @@ class Worker:
                 self.process.kill()
 
 
-class Follower:
-    """Reads a topic from its beginning as records arrive (no consumer group)."""
-
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        self._consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-        partitions = self._consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        self._consumer.assign(tps)
-        self._consumer.seek_to_beginning(*tps)
-
-    def poll(self) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        for batch in self._consumer.poll(timeout_ms=200, max_records=20_000).values():
-            out.extend(json.loads(r.value) for r in batch if r.value)
-        return out
-
-    def close(self) -> None:
-        self._consumer.close()
-
-
 @contextmanager
 def broker(bootstrap: str | None, tmp: Path) -> Iterator[str]:
     if bootstrap:
@@ -234,6 +215,10 @@ async def replay(args: argparse.Namespace, bootstrap: str, tmp: Path) -> dict[st
     outlets = sorted({item.outlet for items in days.values() for item in items})
     item_days = {item.id: day for day, items in days.items() for item in items}
     item_of_url = {item.url: item.id for items in days.values() for item in items}
+    # The poller may canonicalise a link (tracking parameters, fragments): the day's title finds it then.
+    item_of_title = {
+        (day, fold(item.title, lower=True)): item.id for day, items in days.items() for item in items
+    }
     print(f"{len(days)} days, {sum(map(len, days.values()))} items, {len(outlets)} outlets", flush=True)
 
     settings = bench_settings(bootstrap, tmp)
@@ -250,17 +235,22 @@ async def replay(args: argparse.Namespace, bootstrap: str, tmp: Path) -> dict[st
         for o in outlets
     ]
     worker = Worker(settings, tmp)
-    classified = Follower(bootstrap, settings.kafka.topic_classified)
+    classified = TopicReader(settings.kafka, [settings.kafka.topic_classified])
     published = 0
     seen: set[str] = set()
-    url_of_article: dict[str, str] = {}
+    item_of_article: dict[str, str] = {}
     outcomes: Counter[str] = Counter()
 
     def drain() -> None:
-        for record in classified.poll():
-            seen.add(record["article_id"])
-            if record.get("url"):
-                url_of_article[record["article_id"]] = record["url"]
+        for record in json_objects(classified.poll()):
+            article_id = str(record["article_id"])
+            seen.add(article_id)
+            item = item_of_url.get(record.get("url") or "")
+            if item is None and record.get("title") and record.get("published_at"):
+                day = date.fromisoformat(str(record["published_at"])[:10])
+                item = item_of_title.get((day, fold(str(record["title"]), lower=True)))
+            if item is not None:
+                item_of_article[article_id] = item
 
     def wait_classified(limit_s: float) -> None:
         deadline = time.monotonic() + limit_s
@@ -303,7 +293,7 @@ async def replay(args: argparse.Namespace, bootstrap: str, tmp: Path) -> dict[st
         server.close()
 
     calendar = load_calendar(args.calendar)
-    item_of_article = {a: item_of_url[u] for a, u in url_of_article.items() if u in item_of_url}
+    unmapped = len(seen) - len(item_of_article)
     score = score_alerts(
         alerts, calendar, articles=published, item_of_article=item_of_article, day_of_item=item_days
     )
@@ -312,6 +302,7 @@ async def replay(args: argparse.Namespace, bootstrap: str, tmp: Path) -> dict[st
         "days": len(days),
         "archive_items": sum(map(len, days.values())),
         "classified": len(seen),
+        "classified_not_mapped_to_an_item": unmapped,
         "dead_letters": len(deadletters),
         "alert_records": len(alerts),
         "poll_outcomes": dict(outcomes),
@@ -371,7 +362,8 @@ def main(argv: list[str] | None = None) -> int:
         mark = "FALSE" if alert["event_id"] is None else ("dup  " if alert["duplicate"] else "ok   ")
         print(
             f"  {mark} {alert['day']} {alert['event_type']:19} {','.join(alert['countries']) or '-':8}"
-            f" {alert['sources']:3} {alert['event_id'] or '':24} {alert['headline'][:90]}"
+            f" {alert['sources']:3} p={alert['probability']:.2f} {alert['severity']:7}"
+            f" {alert['event_id'] or '':24} {alert['headline'][:90]}"
         )
     if args.json:
         args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False))

@@ -152,6 +152,8 @@ class AlertOutcome:
     day: date
     headline: str
     sources: int
+    probability: float
+    severity: str
     event_id: str | None
     duplicate: bool
 
@@ -253,6 +255,8 @@ def score_alerts(
                 day=day,
                 headline=str(alert.get("headline") or ""),
                 sources=int(alert.get("source_count", 0)),
+                probability=float(alert.get("probability", 0.0)),
+                severity=str(alert.get("severity", "")),
                 event_id=event_id,
                 duplicate=duplicate,
             )
