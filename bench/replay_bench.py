@@ -319,6 +319,8 @@ async def replay(args: argparse.Namespace, bootstrap: str, tmp: Path) -> dict[st
                 "event_type": o.event_type,
                 "countries": o.countries,
                 "sources": o.sources,
+                "probability": round(o.probability, 3),
+                "severity": o.severity,
                 "event_id": o.event_id,
                 "duplicate": o.duplicate,
                 "headline": o.headline,
@@ -351,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--from must be on or after {REPLAY_FROM}: earlier days are training data")
     with tempfile.TemporaryDirectory(prefix="replay-") as tmp, broker(args.bootstrap, Path(tmp)) as bootstrap:
         result = asyncio.run(replay(args, bootstrap, Path(tmp)))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False))
     for key, value in result.items():
         if not isinstance(value, list):
             print(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}")
@@ -365,8 +369,6 @@ def main(argv: list[str] | None = None) -> int:
             f" {alert['sources']:3} p={alert['probability']:.2f} {alert['severity']:7}"
             f" {alert['event_id'] or '':24} {alert['headline'][:90]}"
         )
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False))
     return 0
 
 
