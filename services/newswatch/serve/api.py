@@ -1,9 +1,9 @@
 """The JSON API's shapes and its OpenAPI 3.1 document; records are Alert v1 exactly as on the topic.
 
-    GET /api/v1/alerts?event_type=coup&country=ML&severity=flash&since=24h&limit=50&cursor=...
-        -> {"alerts": [Alert v1, ...], "next_cursor": "..." | null}
-    GET /api/v1/alerts/{alert_id}
-        -> {"alert": Alert v1 (latest), "versions": [Alert v1, ...] (oldest first)}
+GET /api/v1/alerts?event_type=coup&country=ML&severity=flash&since=24h&limit=50&cursor=...
+    -> {"alerts": [Alert v1, ...], "next_cursor": "..." | null}
+GET /api/v1/alerts/{alert_id}
+    -> {"alert": Alert v1 (latest), "versions": [Alert v1, ...] (oldest first)}
 """
 
 from __future__ import annotations
@@ -35,7 +35,11 @@ def _filter_parameters() -> list[dict[str, Any]]:
 
     return [
         q("event_type", "Only this event type.", {"type": "string", "enum": list(EVENT_TYPES)}),
-        q("country", "Only alerts naming this ISO 3166-1 alpha-2 country.", {"type": "string", "pattern": "^[A-Za-z]{2}$"}),
+        q(
+            "country",
+            "Only alerts naming this ISO 3166-1 alpha-2 country.",
+            {"type": "string", "pattern": "^[A-Za-z]{2}$"},
+        ),
         q("severity", "Only this severity.", {"type": "string", "enum": list(SEVERITIES)}),
         q(
             "since",
@@ -50,11 +54,21 @@ def _filter_parameters() -> list[dict[str, Any]]:
 def openapi_document() -> dict[str, Any]:
     """OpenAPI 3.1 (JSON Schema 2020-12 dialect, so Alert v1 is the schema file itself)."""
     alert_schema = {k: v for k, v in load_schema("alert").items() if k not in ("$schema", "$id")}
-    error = {"description": "Bad query", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    error = {
+        "description": "Bad query",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+    limit = {"type": "integer", "minimum": 1, "maximum": 500}
     page = [
-        {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
-        {"name": "cursor", "in": "query", "required": False, "description": "`next_cursor` of the previous page.", "schema": {"type": "string"}},
-    ]  # fmt: skip
+        {"name": "limit", "in": "query", "required": False, "schema": limit},
+        {
+            "name": "cursor",
+            "in": "query",
+            "required": False,
+            "description": "`next_cursor` of the previous page.",
+            "schema": {"type": "string"},
+        },
+    ]
     return {
         "openapi": "3.1.0",
         "info": {
@@ -71,7 +85,9 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {
                         "200": {
                             "description": "One page of alerts.",
-                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AlertPage"}}},
+                            "content": {
+                                "application/json": {"schema": {"$ref": "#/components/schemas/AlertPage"}}
+                            },
                         },
                         "400": error,
                     },
@@ -81,11 +97,15 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "operationId": "getAlert",
                     "summary": "One alert: its latest version and every version held, oldest first.",
-                    "parameters": [{"name": "alert_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "parameters": [
+                        {"name": "alert_id", "in": "path", "required": True, "schema": {"type": "string"}}
+                    ],
                     "responses": {
                         "200": {
                             "description": "The alert and its history.",
-                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AlertHistory"}}},
+                            "content": {
+                                "application/json": {"schema": {"$ref": "#/components/schemas/AlertHistory"}}
+                            },
                         },
                         "404": {"description": "No such alert in the read model."},
                     },
@@ -111,7 +131,11 @@ def openapi_document() -> dict[str, Any]:
                         "versions": {"type": "array", "items": {"$ref": "#/components/schemas/Alert"}},
                     },
                 },
-                "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {"error": {"type": "string"}},
+                },
             }
         },
     }

@@ -169,7 +169,9 @@ def create_app(
             return PlainTextResponse(str(exc), status_code=400)
         base = base_url(request)
         query = urlencode(flt.query_items())
-        body = render_atom(rows, flt, base_url=base, self_href=f"{base}/alerts.atom{'?' + query if query else ''}")
+        body = render_atom(
+            rows, flt, base_url=base, self_href=f"{base}/alerts.atom{'?' + query if query else ''}"
+        )
         return Response(body, media_type="application/atom+xml; charset=utf-8")
 
     def cap(request: Request) -> Response:
@@ -239,5 +241,3 @@ def create_app(
     }
     app = Starlette(routes=[Route(path, handlers[path], methods=["GET", "HEAD"]) for path in ROUTES])
     return _Instrument(app, metrics)
-
-

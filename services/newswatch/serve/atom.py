@@ -49,9 +49,7 @@ def _title(flt: AlertFilter) -> str:
     return "newswatch alerts" + (f": {', '.join(parts)}" if parts else "")
 
 
-def render_atom(
-    alerts: Sequence[StoredAlert], flt: AlertFilter, *, base_url: str, self_href: str
-) -> bytes:
+def render_atom(alerts: Sequence[StoredAlert], flt: AlertFilter, *, base_url: str, self_href: str) -> bytes:
     """The feed document (UTF-8 bytes); ``base_url`` has no trailing slash."""
     feed = ET.Element("feed", {"xmlns": ATOM_NS})
     query = "&".join(f"{k}={quote(v, safe='')}" for k, v in flt.query_items())
@@ -71,7 +69,11 @@ def render_atom(
         headline = a.headline or a.evidence[0].sentence
         label = EVENT_LABELS.get(a.event_type, a.event_type)
         countries = ", ".join(f"{country_name(c)} ({c})" for c in a.countries)
-        _sub(entry, "title", f"[{a.severity.upper()}] {label}{f' - {countries}' if countries else ''}: {headline}")
+        _sub(
+            entry,
+            "title",
+            f"[{a.severity.upper()}] {label}{f' - {countries}' if countries else ''}: {headline}",
+        )
         _sub(entry, "updated", _rfc3339(a.last_updated))
         _sub(entry, "published", _rfc3339(a.first_seen))
         _sub(entry, "link", rel="alternate", type="text/html", href=f"{base_url}{alert_path(a.alert_id)}")
@@ -83,8 +85,10 @@ def render_atom(
         _sub(entry, "category", term=f"severity:{a.severity}", label=a.severity)
         for code in a.countries:
             _sub(entry, "category", term=f"country:{code}", label=country_name(code))
-        lines = [f"{label}, {a.severity}, version {a.version}, {a.source_count} sources: {', '.join(a.outlets)}."]
+        lines = [
+            f"{label}, {a.severity}, version {a.version}, {a.source_count} sources: {', '.join(a.outlets)}."
+        ]
         lines += [f"- {e.sentence} ({e.outlet or e.url})" for e in a.evidence]
         _sub(entry, "summary", "\n".join(lines), type="text")
     ET.indent(feed)
-    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    return bytes(ET.tostring(feed, encoding="utf-8", xml_declaration=True))

@@ -114,4 +114,4 @@ def render_cap(alert: Alert, *, earlier: Sequence[Alert] = (), sender: str, web:
         _sub(area, "areaDesc", country_name(code))
         _pair(area, "geocode", "ISO 3166-1 alpha-2", code)
     ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True))

@@ -54,7 +54,10 @@ def serve_forever(settings: Settings) -> int:
             server_header=False,
             proxy_headers=False,
         )
-        log.info("serve_started", extra={"url": f"http://{cfg.host}:{cfg.port}/", "topic": settings.kafka.topic_alerts})
+        log.info(
+            "serve_started",
+            extra={"url": f"http://{cfg.host}:{cfg.port}/", "topic": settings.kafka.topic_alerts},
+        )
         uvicorn.Server(config).run()
     finally:
         model.stop()

@@ -1,8 +1,8 @@
 """Filters and cursors shared by the page, the Atom feed and the JSON API, parsed from query strings.
 
-    f = parse_filter({"event_type": "coup", "country": "ml", "since": "24h"}, now=now)
-    f.country                      # 'ML'
-    encode_cursor(alert.last_updated, alert.alert_id)   # opaque 'next' token for the following page
+f = parse_filter({"event_type": "coup", "country": "ml", "since": "24h"}, now=now)
+f.country                      # 'ML'
+encode_cursor(alert.last_updated, alert.alert_id)   # opaque 'next' token for the following page
 """
 
 from __future__ import annotations

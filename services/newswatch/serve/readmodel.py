@@ -51,7 +51,9 @@ class Decoded:
     skipped: list[tuple[int, int, str, str]] = field(default_factory=list)  # partition, offset, reason, error
 
 
-def decode_records(records: Iterable[RecordLike], key_of: dict[tuple[int, int], str] | None = None) -> Decoded:
+def decode_records(
+    records: Iterable[RecordLike], key_of: dict[tuple[int, int], str] | None = None
+) -> Decoded:
     """Turn records into store operations; a record that is not Alert v1 is skipped (and reported).
 
     A null value is a tombstone for the alert named by its key (``key_of[(partition, offset)]``).

@@ -137,15 +137,19 @@ def render_list(
     ready: bool = True,
 ) -> str:
     """The front page: filter form, alerts newest first, a link to the next page."""
-    return _env().get_template("list.html").render(
-        alerts=alerts,
-        flt=flt,
-        since_raw=since_raw,
-        ready=ready,
-        next_href=("/" + _query(flt, cursor=next_cursor)) if next_cursor else None,
-        atom_href="/alerts.atom" + _query(flt),
-        api_href="/api/v1/alerts" + _query(flt),
-        now=datetime.now(UTC),
+    return (
+        _env()
+        .get_template("list.html")
+        .render(
+            alerts=alerts,
+            flt=flt,
+            since_raw=since_raw,
+            ready=ready,
+            next_href=("/" + _query(flt, cursor=next_cursor)) if next_cursor else None,
+            atom_href="/alerts.atom" + _query(flt),
+            api_href="/api/v1/alerts" + _query(flt),
+            now=datetime.now(UTC),
+        )
     )
 
 
@@ -166,13 +170,17 @@ def render_alert(stored: StoredAlert, versions: Sequence[StoredVersion]) -> str:
                 "alert": version.alert,
                 "new_sources": _new_sources(previous, version.alert),
                 "new_links": new_links,
-                "new_outlets": [o for o in version.alert.outlets if previous is None or o not in previous.outlets],
+                "new_outlets": [
+                    o for o in version.alert.outlets if previous is None or o not in previous.outlets
+                ],
             }
         )
         previous = version.alert
     history.reverse()
-    return _env().get_template("alert.html").render(
-        stored=stored, alert=stored.alert, history=history, now=datetime.now(UTC)
+    return (
+        _env()
+        .get_template("alert.html")
+        .render(stored=stored, alert=stored.alert, history=history, now=datetime.now(UTC))
     )
 
 

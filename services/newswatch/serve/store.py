@@ -201,7 +201,9 @@ class AlertStore:
         """
         cutoff = _ts(older_than)
         with self._transaction() as conn:
-            stale = [r[0] for r in conn.execute("SELECT alert_id FROM alerts WHERE last_updated < ?", (cutoff,))]
+            stale = [
+                r[0] for r in conn.execute("SELECT alert_id FROM alerts WHERE last_updated < ?", (cutoff,))
+            ]
             for partition, first in beginnings.items():
                 stale += [
                     r[0]
@@ -216,7 +218,9 @@ class AlertStore:
     def reset_partition(self, topic: str, partition: int) -> None:
         """Forget one partition (the topic was recreated: its offsets start again at 0)."""
         with self._transaction() as conn:
-            ids = [r[0] for r in conn.execute("SELECT alert_id FROM alerts WHERE partition = ?", (partition,))]
+            ids = [
+                r[0] for r in conn.execute("SELECT alert_id FROM alerts WHERE partition = ?", (partition,))
+            ]
             self._delete(conn, ids)
             conn.execute("DELETE FROM versions WHERE partition = ?", (partition,))
             conn.execute("DELETE FROM offsets WHERE topic = ? AND partition = ?", (topic, partition))
