@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
+from typing import Any
 
 from prometheus_client import CollectorRegistry, ProcessCollector
 
@@ -30,6 +32,10 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``newswatch serve`` (defaults: NEWSWATCH_SERVE__HOST / NEWSWATCH_SERVE__PORT)."""
     parser.add_argument("--host", default=None, help="listen address (default: NEWSWATCH_SERVE__HOST)")
     parser.add_argument("--port", type=int, default=None, help="listen port (default: NEWSWATCH_SERVE__PORT)")
+
+
+def _stopped(signum: int, frame: Any) -> None:
+    log.info("serve_signal", extra={"signal": signal.Signals(signum).name})
 
 
 def serve_forever(settings: Settings) -> int:
@@ -58,7 +64,14 @@ def serve_forever(settings: Settings) -> int:
             "serve_started",
             extra={"url": f"http://{cfg.host}:{cfg.port}/", "topic": settings.kafka.topic_alerts},
         )
-        uvicorn.Server(config).run()
+        # uvicorn stops on SIGINT/SIGTERM, then re-raises the signal to the handler it found: make that one
+        # a no-op so the read model and the store are closed and the command exits 0
+        previous = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            uvicorn.Server(config).run()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     finally:
         model.stop()
         store.close()
