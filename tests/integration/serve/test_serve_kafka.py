@@ -62,9 +62,15 @@ def test_alerts_flow_into_api_feed_and_page_and_survive_restarts(
     assert serve.metric("newswatch_serve_readmodel_versions") == 3
 
     # kept current: a new version and a new alert arrive while it runs
-    produce(kafka_bootstrap, topic, [record(alert("al-b", 2, 6, countries=["NE"])), record(alert("al-c", 1, 8))])
+    produce(
+        kafka_bootstrap, topic, [record(alert("al-b", 2, 6, countries=["NE"])), record(alert("al-c", 1, 8))]
+    )
     listing = serve.wait_for("/api/v1/alerts", lambda b: len(b["alerts"]) == 3)
-    assert [(a["alert_id"], a["version"]) for a in listing["alerts"]] == [("al-c", 1), ("al-b", 2), ("al-a", 2)]
+    assert [(a["alert_id"], a["version"]) for a in listing["alerts"]] == [
+        ("al-c", 1),
+        ("al-b", 2),
+        ("al-a", 2),
+    ]
 
     feed = feedparser.parse(serve.get("/alerts.atom")[1])
     assert not feed.bozo and [e.id.rsplit(":", 1)[1] for e in feed.entries] == ["al-c", "al-b", "al-a"]
@@ -72,7 +78,9 @@ def test_alerts_flow_into_api_feed_and_page_and_survive_restarts(
     assert [e.id.rsplit(":", 1)[1] for e in coups.entries] == ["al-a"]
     status, page = serve.get("/")
     html = page.decode()
-    assert status == 200 and html.index("Withdrawal al-c") < html.index("Withdrawal al-b") < html.index("Withdrawal al-a")
+    assert status == 200 and html.index("Withdrawal al-c") < html.index("Withdrawal al-b") < html.index(
+        "Withdrawal al-a"
+    )
     history = serve.get("/alerts/al-b")[1].decode()
     assert 'data-version="2"' in history and 'data-version="1"' in history
     assert serve.get("/alerts/al-b/v1.cap")[0] == 200
