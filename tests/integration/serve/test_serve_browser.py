@@ -15,7 +15,6 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
-
 from tests.integration.serve.harness import ServeProcess, produce, record
 from tests.unit.serve.support import HOSTILE, alert
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import feedparser
 import pytest
-
-from newswatch.contracts import validate_record
 from tests.integration.serve.harness import ServeProcess, produce, record
 from tests.unit.serve.support import alert
+
+from newswatch.contracts import validate_record
 
 
 class UniqueTopics:  # the ``unique_topics`` fixture of tests/conftest.py
