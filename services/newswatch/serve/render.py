@@ -112,6 +112,7 @@ def _env() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("newswatch.serve", "templates"),
         autoescape=True,
+        auto_reload=False,  # templates are package data: no stat() per render
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

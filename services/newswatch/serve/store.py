@@ -240,9 +240,12 @@ class AlertStore:
         """Latest versions matching ``flt``, newest ``last_updated`` first, after ``cursor``."""
         where: list[str] = []
         args: list[object] = []
+        # with a country, walk that country's index newest first (CROSS JOIN keeps SQLite on it); its
+        # last_updated column mirrors the alert's, so time bounds, cursor and order apply there
+        t = "c" if flt.country else "a"
         source = "alerts a"
         if flt.country:
-            source = "alert_countries c JOIN alerts a ON a.alert_id = c.alert_id"
+            source = "alert_countries c CROSS JOIN alerts a ON a.alert_id = c.alert_id"
             where.append("c.country = ?")
             args.append(flt.country)
         if flt.event_type:
@@ -252,19 +255,19 @@ class AlertStore:
             where.append("a.severity = ?")
             args.append(flt.severity)
         if flt.since:
-            where.append("a.last_updated >= ?")
+            where.append(f"{t}.last_updated >= ?")
             args.append(_ts(flt.since))
         if flt.until:
-            where.append("a.last_updated < ?")
+            where.append(f"{t}.last_updated < ?")
             args.append(_ts(flt.until))
         if cursor is not None:
-            where.append("(a.last_updated < ? OR (a.last_updated = ? AND a.alert_id < ?))")
+            where.append(f"({t}.last_updated < ? OR ({t}.last_updated = ? AND {t}.alert_id < ?))")
             stamp = _ts(cursor.last_updated)
             args += [stamp, stamp, cursor.alert_id]
         sql = (
             f"SELECT a.record, (SELECT count(*) FROM versions v WHERE v.alert_id = a.alert_id) FROM {source}"
             + (f" WHERE {' AND '.join(where)}" if where else "")
-            + " ORDER BY a.last_updated DESC, a.alert_id DESC LIMIT ?"
+            + f" ORDER BY {t}.last_updated DESC, {t}.alert_id DESC LIMIT ?"
         )
         args.append(limit)
         with self._read_lock:
