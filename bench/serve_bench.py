@@ -32,7 +32,30 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services"))
 
-COUNTRIES = tuple("ML NE BF TD SD GW GN CF CD SO ET LY FR US RU GA MZ SS NG CM".split())
+COUNTRIES = tuple(
+    [
+        "ML",
+        "NE",
+        "BF",
+        "TD",
+        "SD",
+        "GW",
+        "GN",
+        "CF",
+        "CD",
+        "SO",
+        "ET",
+        "LY",
+        "FR",
+        "US",
+        "RU",
+        "GA",
+        "MZ",
+        "SS",
+        "NG",
+        "CM",
+    ]
+)
 EVENTS = ("military_withdrawal", "coup", "peacekeeping_change")
 SEVERITIES = ("flash", "urgent", "routine")
 FILTER = "event_type=coup&country=ML&severity=flash&since=30d"
