@@ -59,9 +59,10 @@ def test_demo_publishes_classifies_and_alerts_then_reruns_with_nothing_new(
     assert re.search(r"coup\s+GW", first.stdout), "the Guinea-Bissau coup alert names GW"
     assert re.search(r"\(\d+ sources: ", first.stdout), "some alert is corroborated by several outlets"
     assert f"{new_items} articles classified" in first.stdout
-    # the last lines say how to browse the alerts: the exact command, for this run's topic
-    assert f"NEWSWATCH_KAFKA__TOPIC_ALERTS={unique_topics.alerts}" in first.stdout.splitlines()[-3]
-    assert "newswatch serve" in first.stdout.splitlines()[-3] and "http://127.0.0.1:9104/" in first.stdout
+    # it ends by saying how to browse the alerts: the exact command, for this run's broker and topic
+    hint = [line for line in first.stdout.splitlines()[-4:] if "newswatch serve`" in line]
+    assert hint and f"NEWSWATCH_KAFKA__TOPIC_ALERTS={unique_topics.alerts}" in hint[0], first.stdout[-800:]
+    assert "http://127.0.0.1:9104/" in first.stdout
 
     second = _demo(tmp_path, kafka_bootstrap, unique_topics)
     assert second.returncode == 0, second.stderr[-3000:]
