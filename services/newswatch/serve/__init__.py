@@ -5,3 +5,5 @@ Modules: ``store`` (SQLite read model), ``readmodel`` (Kafka consumer that fills
 and cursors), ``render`` (HTML), ``atom``, ``cap``, ``api`` (JSON and OpenAPI), ``app`` (Starlette
 routes), ``metrics``, ``main`` (the command).
 """
+
+__all__: list[str] = []
