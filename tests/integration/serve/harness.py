@@ -60,6 +60,8 @@ class ServeProcess:
                 "NEWSWATCH_SERVE__PORT": str(self.port),
                 "NEWSWATCH_SERVE__LAG_REFRESH_SECONDS": "0.5",
                 "NEWSWATCH_SERVE__POLL_TIMEOUT_MS": "200",
+                # the test alerts are dated 2022 (tests/unit/serve/support.py): keep them however old
+                "NEWSWATCH_SERVE__MAX_AGE_DAYS": "36500",
             }
         )
         self._log = log.open("ab")
