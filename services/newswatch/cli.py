@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "worker": ("newswatch.worker.main", "run the streaming worker: classify articles, emit alerts"),
     "notify": ("newswatch.notify.main", "deliver alerts to subscriptions (webhooks, console)"),
     "alerts": ("newswatch.notify.main", "print alerts from Kafka as they arrive (alerts tail)"),
+    "serve": ("newswatch.serve.main", "web page, Atom feed, JSON API and CAP 1.2 over the alerts topic"),
 }
 
 

@@ -9,6 +9,7 @@ Steps, each a function over one :class:`DemoRun` (a later stage is one more func
 5. ``read_back``       what is on the articles topic now, summarised for a human
 6. ``run_worker_stage`` the streaming worker (subprocess) on what is not classified yet; alerts printed as
    they arrive, earlier alerts listed first (newswatch.demo_stage)
+7. ``browse_hint``     where to read the alerts: the exact ``newswatch serve`` command and its URL
 
 Stdout is the story of the run, for a person: what each step did, the alerts, and how to stop what it
 left running. The logs go to ``<state_dir>/demo/demo.log`` (the worker's to ``demo/worker.log``) unless
@@ -17,6 +18,7 @@ left running. The logs go to ``<state_dir>/demo/demo.log`` (the worker's to ``de
     newswatch demo                 # prints the story, exits 0
     newswatch demo --timeout 300   # the bound on the whole run, in seconds
     newswatch demo --log-to-stderr # the logs on stderr too, as every other command writes them
+    newswatch demo --serve         # then keeps `newswatch serve` on 127.0.0.1 running until Ctrl-C
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from newswatch.poller.feeds import FeedConfig, parse_feeds
 from newswatch.poller.main import open_poller, summarise
 from newswatch.poller.metrics import PollerMetrics
 from newswatch.poller.service import PollReport
-from newswatch.settings import Settings
+from newswatch.settings import KafkaSettings, Settings
 from newswatch.worker.errors import WorkerError
 
 __all__ = ["STEPS", "DemoRun", "add_demo_arguments", "demo_feeds_dir", "run_demo", "serve_directory"]
@@ -183,8 +185,35 @@ def _read_articles(settings: Settings) -> list[dict[str, Any]]:
     return read_all(settings.kafka, settings.kafka.topic_articles)
 
 
+def serve_command(settings: Settings) -> str:
+    """The shell command that serves this run's alerts (``newswatch serve`` plus any non-default Kafka)."""
+    env = []
+    if "bootstrap_servers" in settings.kafka.model_fields_set:
+        env.append(f"NEWSWATCH_KAFKA__BOOTSTRAP_SERVERS={settings.kafka.bootstrap_servers}")
+    if settings.kafka.topic_alerts != KafkaSettings().topic_alerts:
+        env.append(f"NEWSWATCH_KAFKA__TOPIC_ALERTS={settings.kafka.topic_alerts}")
+    return " ".join([*env, "newswatch serve"])
+
+
+async def browse_hint(run: DemoRun) -> None:
+    serve = run.settings.serve
+    run.say(f"Alerts page: run `{serve_command(run.settings)}` (or `newswatch demo --serve`), then open")
+    run.say(
+        f"  http://{serve.host}:{serve.port}/  (Atom /alerts.atom, JSON /api/v1/alerts,"
+        " CAP /alerts/<id>.cap); Ctrl-C stops it"
+    )
+
+
 Step = Callable[[DemoRun], Awaitable[None]]
-STEPS: tuple[Step, ...] = (start_broker, ensure_topics, serve_feeds, poll_feeds, read_back, run_worker_stage)
+STEPS: tuple[Step, ...] = (
+    start_broker,
+    ensure_topics,
+    serve_feeds,
+    poll_feeds,
+    read_back,
+    run_worker_stage,
+    browse_hint,
+)
 
 
 def demo_log_path(settings: Settings) -> Path:
@@ -252,6 +281,11 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="write the logs to stderr (default: <state_dir>/demo/demo.log, so stdout reads as a story)",
     )
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="after the run, serve the alerts (newswatch serve on 127.0.0.1) until Ctrl-C",
+    )
 
 
 def _log_to_file(settings: Settings) -> Path:
@@ -282,4 +316,10 @@ def run_demo(args: argparse.Namespace) -> int:
         print(f"newswatch demo: failed: {type(exc).__name__}: {exc}{see_log}", file=sys.stderr)
         return 1
     _ending(run, time.monotonic() - started)
+    if getattr(args, "serve", False):
+        from newswatch.serve.main import serve_forever
+
+        local = run.settings.serve.model_copy(update={"host": "127.0.0.1"})
+        print(f"Serving the alerts on http://127.0.0.1:{local.port}/ until Ctrl-C", flush=True)
+        return serve_forever(run.settings.model_copy(update={"serve": local}))
     return 0

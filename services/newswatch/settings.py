@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from newswatch.classifier.settings import ClassifierSettings
 from newswatch.notify.settings import NotifySettings
 from newswatch.poller.settings import PollerSettings
+from newswatch.serve.settings import ServeSettings
 from newswatch.worker.settings import WorkerSettings
 
 __all__ = ["KafkaSettings", "Settings"]
@@ -75,3 +76,4 @@ class Settings(BaseSettings):
     classifier: ClassifierSettings = ClassifierSettings()
     worker: WorkerSettings = WorkerSettings()
     notify: NotifySettings = NotifySettings()
+    serve: ServeSettings = ServeSettings()

@@ -98,6 +98,7 @@ def test_demo_publishes_classifies_and_alerts_then_reruns_with_nothing_new(
         "Poller: 6 feeds: 6 ok; items: ",
         f"On {unique_topics.articles}: ",
         "Worker: classifying ",
+        "Alerts page: run `",
         "Done in ",
         "To see the alerts again: newswatch alerts tail --from-beginning",
         f"Nothing to stop: the demo leaves nothing running (Kafka is the cluster at {kafka_bootstrap}).",
@@ -119,6 +120,10 @@ def test_demo_publishes_classifies_and_alerts_then_reruns_with_nothing_new(
     assert COUP_IN_GW.search(first.stdout), "the Guinea-Bissau coup alert names GW"
     assert CORROBORATED.search(first.stdout), "some alert is corroborated by several outlets"
     assert f"{new_items} articles classified" in first.stdout
+    # it ends by saying how to browse the alerts: the exact command, for this run's broker and topic
+    hint = [line for line in lines if line.startswith("Alerts page:") and "newswatch serve`" in line]
+    assert hint and f"NEWSWATCH_KAFKA__TOPIC_ALERTS={unique_topics.alerts}" in hint[0], first.stdout[-800:]
+    assert "http://127.0.0.1:9104/" in first.stdout
 
     second = _demo(tmp_path, kafka_bootstrap, unique_topics, "--log-to-stderr")
     assert second.returncode == 0, second.stderr[-3000:]

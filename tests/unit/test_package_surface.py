@@ -28,5 +28,5 @@ def test_module_declares_its_public_names(name: str) -> None:
 
 def test_walk_finds_every_service() -> None:
     names = set(_modules())
-    for service in ("broker", "poller", "classifier", "worker", "notify", "contracts"):
+    for service in ("broker", "poller", "classifier", "worker", "notify", "serve", "contracts"):
         assert f"newswatch.{service}.main" in names or f"newswatch.{service}" in names

@@ -29,8 +29,14 @@ METRICS_PORTS = {
     "poll": Settings().poller.metrics_port,
     "worker": Settings().worker.metrics_port,
     "notify": Settings().notify.metrics_port,
+    "serve": Settings().serve.port,
 }
-JOBS = {"poll": "newswatch-poller", "worker": "newswatch-worker", "notify": "newswatch-notify"}
+JOBS = {
+    "poll": "newswatch-poller",
+    "worker": "newswatch-worker",
+    "notify": "newswatch-notify",
+    "serve": "newswatch-serve",
+}
 
 
 def _k8s_docs() -> list[dict[str, Any]]:
@@ -89,7 +95,7 @@ def test_compose_matches_its_schema() -> None:
 
 def test_compose_runs_the_whole_stack() -> None:
     commands = {s["command"][0] for s in _newswatch_services().values()}
-    assert commands == {"topics", "poll", "worker", "notify"}
+    assert commands == {"topics", "poll", "worker", "notify", "serve"}
     assert {"kafka", "prometheus", "grafana"} <= set(COMPOSE["services"])
 
 
@@ -187,7 +193,7 @@ def test_k8s_documents_are_well_formed_and_listed() -> None:
         assert doc["apiVersion"] and doc["kind"] and doc["metadata"]["name"], doc
 
 
-@pytest.mark.parametrize("command", ["poll", "worker"])
+@pytest.mark.parametrize("command", ["poll", "worker", "serve"])
 def test_k8s_deployments_match_entry_points_ports_and_harden(command: str) -> None:
     deployments = [d for d in _k8s_docs() for c in _containers(d) if c["args"][0] == command]
     assert len(deployments) == 1, f"one Deployment runs newswatch {command}"
@@ -239,6 +245,17 @@ def test_keda_scales_the_worker_on_its_lag_up_to_the_partition_count() -> None:
     assert scaled["minReplicaCount"] >= 1
     assert scaled["maxReplicaCount"] == _articles_partitions()
     assert ("TriggerAuthentication", trigger["authenticationRef"]["name"]) in docs
+
+
+def test_k8s_serve_gates_traffic_on_the_read_model_and_listens_on_all_interfaces() -> None:
+    (container,) = [c for d in _k8s_docs() for c in _containers(d) if c["args"][0] == "serve"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["NEWSWATCH_SERVE__HOST"] == "0.0.0.0"
+    assert env["NEWSWATCH_SERVE__PORT"] == str(Settings().serve.port)
+    compose = COMPOSE["services"]["serve"]["environment"]
+    assert compose["NEWSWATCH_SERVE__HOST"] == "0.0.0.0"
 
 
 # ---------------------------------------------------------------------------------------------- Dockerfile
