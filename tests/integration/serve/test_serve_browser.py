@@ -14,7 +14,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support.ui import Select, WebDriverWait
 from tests.integration.serve.harness import ServeProcess, produce, record
 from tests.unit.serve.support import HOSTILE, alert
 
@@ -100,7 +100,7 @@ def test_the_page_in_a_real_browser(
         # filters through the form, as a user would
         Select(browser.find_element(By.NAME, "event_type")).select_by_value("coup")
         browser.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
-        assert "event_type=coup" in browser.current_url
+        _loaded(browser, lambda d: "event_type=coup" in d.current_url)  # a click navigates asynchronously
         assert _ids(browser) == ["al-coup"]
         browser.get(serve.base + "/?country=ml")
         assert _ids(browser) == ["al-mw"]
@@ -110,6 +110,7 @@ def test_the_page_in_a_real_browser(
         # an alert's history: every version, newest first, what each added
         browser.get(serve.base + "/")
         browser.find_element(By.CSS_SELECTOR, 'li[data-alert-id="al-coup"] .headline a').click()
+        _loaded(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#history section.version"))
         versions = browser.find_elements(By.CSS_SELECTOR, "#history section.version")
         assert [v.get_attribute("data-version") for v in versions] == ["3", "2", "1"]
         assert "new outlets: Outlet 3" in versions[0].text
@@ -121,3 +122,11 @@ def test_the_page_in_a_real_browser(
         assert links and all(a.get_attribute("rel") == "noopener noreferrer" for a in links)
     finally:
         serve.stop()
+
+
+def _loaded(browser: Any, condition: Any, timeout: float = 15.0) -> None:
+    """Wait until ``condition(browser)`` holds and the page has finished loading."""
+    WebDriverWait(browser, timeout).until(condition)
+    WebDriverWait(browser, timeout).until(
+        lambda d: d.execute_script("return document.readyState") == "complete"
+    )
