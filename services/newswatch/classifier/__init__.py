@@ -9,8 +9,7 @@ The heavy parts (torch, transformers) load on first use, so importing the settin
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from newswatch.classifier.errors import (
     ArtefactError,
@@ -20,6 +19,7 @@ from newswatch.classifier.errors import (
     TrainingDataError,
 )
 from newswatch.classifier.settings import ClassifierSettings
+from newswatch.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from newswatch.classifier.classifier import EventClassifier
@@ -48,7 +48,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'newswatch.classifier' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)

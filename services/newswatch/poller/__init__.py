@@ -5,8 +5,9 @@ from newswatch.poller import Poller, load_feeds, parse_feed, normalise_entry
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from newswatch.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from newswatch.poller.errors import FeedFetchError, FeedListError, FeedParseError, PollerError, StoreError
@@ -105,7 +106,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)
