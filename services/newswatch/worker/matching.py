@@ -11,6 +11,8 @@ coup). The rules (reasoning in docs/worker.md, "Alert matching"):
 
 1. time: the report's event time lies within ``window_hours`` of the alert's event span or, a "late" report,
    within ``entity_window_hours`` and naming the alert's mission or operation (MONUSCO, Task Force Harmattan);
+   a late coup report instead needs its own headline to be about the alert's country (docs/events.md: a
+   follow-up within about two weeks centred on the coup counts as the coup);
 2. place: the report names the alert's headline countries (those every titled source names in its title),
    or its own headline names only countries the alert knows, one of them a headline country; for a coup,
    naming one headline country is enough;
@@ -368,6 +370,14 @@ def _place_agrees(report: Report, profile: EventProfile) -> bool:
     return head <= set(profile.countries) and bool(head & core)
 
 
+def _coup_country_agrees(report: Report, profile: EventProfile) -> bool:
+    # A late coup report must be about the alert's country in its own headline (in its countries when its
+    # headline names none): a neighbour's own news days later may name the coup country in passing.
+    core = set(profile.headline or profile.countries)
+    own = set(report.headline or report.countries)
+    return bool(core and own and core & own)
+
+
 def _actor_agrees(report: Report, profile: EventProfile) -> bool:
     if not report.countries or not profile.countries:
         return True
@@ -388,13 +398,20 @@ def judge(report: Report, profile: EventProfile, policy: AlertPolicy) -> Verdict
     """
     gap = _gap(report.event_time, profile)
     late = gap > timedelta(hours=policy.window_hours)
-    if late and (gap > timedelta(hours=policy.entity_window_hours) or not (profile.entities & report.names)):
+    if late and gap > timedelta(hours=policy.entity_window_hours):
+        return Verdict(None, "time", late)
+    if late and report.event_type == "coup":
+        # a coup is its country: a follow-up centred on it within about two weeks is the same coup
+        if not _coup_country_agrees(report, profile):
+            return Verdict(None, "place", late)
+    elif late and not (profile.entities & report.names):
         return Verdict(None, "time", late)
     if not _place_agrees(report, profile):
         return Verdict(None, "place", late)
     if report.event_type in _ACTOR_TYPES and not _actor_agrees(report, profile):
         return Verdict(None, "actor", late)
-    strict = late and report.event_type not in _OPERATION_TYPES
+    # a late coup report was placed by its country above; other late reports must word the same change
+    strict = late and report.event_type not in _OPERATION_TYPES and report.event_type != "coup"
     mine, theirs = report.terms, profile.terms
     if strict:
         mine, theirs = _telling(mine, report.event_type), _telling(theirs, report.event_type)

@@ -14,7 +14,7 @@ import pytest
 from newswatch.tooling import corpus
 from newswatch.tooling.corpus import SOURCES, CorpusError, iter_source
 from newswatch.tooling.labelset import Annotation, agreement, merge, rebuild, split
-from newswatch.tooling.selection import REPLAY_FROM, Quota, matches, select
+from newswatch.tooling.selection import REPLAY_FROM, Quota, matches, select, select_near_misses
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -101,6 +101,43 @@ def test_selection_queries_and_exclusions(rsstrends: Path) -> None:
     chosen = select([*items, replay, held_out], Quota("rsstrends", 10, 10, 10), random.Random(1))
     assert {r["id"] for r in chosen} == {i.id for i in items}
     assert {r["id"]: r["query"] for r in chosen}[items[1].id] == "random"
+
+
+def test_near_miss_round_takes_only_unchosen_items_without_an_event_query(rsstrends: Path) -> None:
+    items = list(iter_source("rsstrends", rsstrends))
+    deployment = dataclasses.replace(
+        items[1], id="rsstrends:d", title="L'armée déploie des renforts à la frontière", summary=""
+    )
+    protest = dataclasses.replace(
+        items[1], id="rsstrends:p", title="Des manifestants devant le siège de l'ONU", summary=""
+    )
+    chosen_before = dataclasses.replace(deployment, id="rsstrends:e", title="Les soldats défilent")
+    sport = items[1]  # no military word and no near-miss query
+    pool = [*items, deployment, protest, chosen_before]
+    chosen = select_near_misses(pool, Quota("rsstrends", 0, 10, 10), {"rsstrends:e"}, random.Random(1))
+    # the withdrawal (item 0) and the coup (item 2) match event queries: earlier rounds' strata, not this one
+    assert {r["id"]: r["query"] for r in chosen} == {"rsstrends:d": "military-2", "rsstrends:p": "near-miss"}
+    assert sport.id not in {r["id"] for r in chosen}
+
+
+def test_committed_label_files_keep_validation_apart_and_the_replay_year_out() -> None:
+    root = Path(__file__).resolve().parents[3] / "data" / "real"
+    splits = {
+        name: [json.loads(line) for line in (root / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()]
+        for name in ("train", "validation")
+    }
+    train_ids = {r["id"] for r in splits["train"]}
+    validation_ids = {r["id"] for r in splits["validation"]}
+    assert not train_ids & validation_ids
+    assert len(train_ids) == len(splits["train"]) and len(validation_ids) == len(splits["validation"])
+    for row in splits["train"] + splits["validation"]:
+        if row["source"] == "rsstrends":
+            assert row["published"] < REPLAY_FROM, row["id"]
+        assert not (row.get("url") and "lemonde.fr" in row["url"] and "/2022/" in row["url"]), row["id"]
+    # every round-3 item is in one of the two splits
+    selection = (root / "annotations" / "round3-selection.jsonl").read_text(encoding="utf-8")
+    round3 = [json.loads(line) for line in selection.splitlines()]
+    assert {r["id"] for r in round3} <= train_ids | validation_ids
 
 
 def _ann(item_id: str, labels: tuple[int, int, int], ambiguous: bool = False) -> Annotation:

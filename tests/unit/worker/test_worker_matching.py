@@ -525,3 +525,49 @@ def test_headline_countries_narrow_to_those_every_headline_names() -> None:
     assert done.headline == ("ML",) and done.subject == "FR"
     assert set(done.countries) == {"FR", "ML", "NE"} and done.entities == {"harmattan"}
     assert done.start == at(HARMATTAN[1][2]) and done.end == at(HARMATTAN[0][2])
+
+
+# --- a coup is its country: follow-ups within about two weeks join it ---------------------------------------
+
+BENIN_COUP = story(
+    "bj-coup",
+    "coup",
+    "2026-11-08T08:00:00Z",
+    "Bénin : des militaires annoncent à la télévision la destitution du président",
+    "Un groupe de soldats a affirmé dimanche avoir pris le pouvoir au Bénin avant d'être repoussé.",
+)
+
+
+def test_a_coup_follow_up_a_week_later_about_the_same_country_joins_the_coup() -> None:
+    arrests = story(
+        "bj-arrests",
+        "coup",
+        "2026-11-15T10:00:00Z",
+        "Benin arrests more soldiers after the failed coup attempt",
+        "Fourteen soldiers were detained in Cotonou over the attempted seizure of power.",
+    )
+    assert group([cand(BENIN_COUP), cand(arrests)]) == [{"bj-coup", "bj-arrests"}]
+
+
+def test_a_coup_report_after_two_weeks_or_about_another_country_opens_its_own_alert() -> None:
+    much_later = story(
+        "bj-later",
+        "coup",
+        "2026-11-24T10:00:00Z",
+        "Benin: soldiers detained over new coup attempt",
+        "Soldiers tried again to seize power in Cotonou, the government said.",
+    )
+    neighbour = story(
+        "tg-coup",
+        "coup",
+        "2026-11-13T10:00:00Z",
+        "Togo foils a coup plot, government says",
+        "Officers planned to seize power in Lomé, days after the failed coup in Benin.",
+    )
+    late = judge(
+        Report.of("coup", much_later[3], much_later[4], much_later[5], at(much_later[2])),
+        EventProfile.of(Report.of("coup", BENIN_COUP[3], BENIN_COUP[4], BENIN_COUP[5], at(BENIN_COUP[2]))),
+        AlertPolicy(),
+    )
+    assert (late.score, late.reason) == (None, "time")
+    assert len(group([cand(BENIN_COUP), cand(neighbour)])) == 2
