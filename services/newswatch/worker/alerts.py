@@ -109,9 +109,9 @@ class _AlertState(_Model):
 class AlertDecision:
     """What :meth:`AlertBook.apply` decided; ``alert`` is the record to send, if any."""
 
-    outcome: Literal["opened", "updated", "resend", "duplicate"]
+    outcome: Literal["opened", "updated", "resend", "duplicate", "held"]
     alert: Alert | None
-    alert_id: str
+    alert_id: str  # empty when held: no alert was opened
 
 
 def group_key(event_type: EventType) -> str:
@@ -264,6 +264,8 @@ class AlertBook:
             candidate.event_time,
         )
         best = self._best_match(candidate, report, index)
+        if best is None and self._placeless_coup(candidate):
+            return AlertDecision("held", None, "")
         if best is None:
             state = self._open(candidate, group)
             outcome: Literal["opened", "updated"] = "opened"
@@ -304,6 +306,15 @@ class AlertBook:
         self._write_alert(state.model_copy(update={"emitted_version": alert.version}))
 
     # -- internals ----------------------------------------------------------------------------------------
+    def _placeless_coup(self, candidate: Candidate) -> bool:
+        # a coup is identified by its country (docs/events.md): a "coup" naming none ("Gouvernement renversé",
+        # "il doit faire des coups") is mostly domestic politics or a figure of speech
+        return (
+            candidate.event_type == "coup"
+            and not candidate.countries
+            and (candidate.probability or 0.0) < self._policy.placeless_coup_min_probability
+        )
+
     def _replayed(self, alert_id: str) -> AlertDecision:
         state = self._read_alert(alert_id)
         if state is None or state.emitted_version >= state.alert.version:

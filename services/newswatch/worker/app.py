@@ -435,7 +435,13 @@ class WorkerApp:
             await self._publish(self._on_failure(Stage.ALERT, source, exc))
             return
         alert = decision.alert
-        if alert is None:
+        if decision.outcome == "held":
+            log.info(
+                "alert_held_placeless",
+                extra={"article_id": candidate.article_id, "event_type": candidate.event_type},
+            )
+            self.metrics.candidates_held.labels(event_type=candidate.event_type, reason="no_country").inc()
+        elif alert is None:
             log.info(
                 "alert_duplicate_source",
                 extra={"alert_id": decision.alert_id, "article_id": candidate.article_id},

@@ -46,6 +46,12 @@ class WorkerMetrics:
             "inference_duration_seconds", "Model time per batch.", buckets=_INFERENCE, **common
         )
         self.alerts = Counter("alerts", "Alerts emitted.", ["event_type", "severity", "status"], **common)
+        self.candidates_held = Counter(
+            "candidates_held",
+            "Positive candidates that opened no alert (reason: no_country, a placeless coup).",
+            ["event_type", "reason"],
+            **common,
+        )
         self.consumer_lag = Gauge(
             "consumer_lag_messages", "End offset minus position.", ["topic", "partition"], **common
         )

@@ -32,6 +32,13 @@ class AlertPolicy(BaseModel):
     entity_min_match_score: float = Field(
         default=0.65, ge=0, le=1, description="Telling-word similarity a late report needs (docs/worker.md)."
     )
+    placeless_coup_min_probability: float = Field(
+        default=0.9,
+        ge=0,
+        le=1,
+        description="A coup candidate naming no country opens an alert only at this probability (a coup is a "
+        "country's: a placeless one is mostly a figure of speech); it may always join an open alert.",
+    )
     max_open_alerts_per_group: int = Field(default=500, ge=1)
     max_evidence: int = Field(default=10, ge=1, description="Evidence sentences kept per alert.")
     max_links: int = Field(default=100, ge=1, description="Links and article ids listed per alert.")

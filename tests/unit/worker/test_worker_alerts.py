@@ -344,3 +344,40 @@ def test_state_written_before_id_chunks_is_still_read_and_pruned(store: dict[str
     later = NOW + timedelta(hours=AlertPolicy().retention_hours + 1)
     emit(book, candidate("x9", title="Russia leaves Kherson", countries=("RU", "UA")), now=later)
     assert not any(k.startswith(("s|military_withdrawal|afp", "s|military_withdrawal|rfi")) for k in store)
+
+
+def test_a_coup_naming_no_country_opens_no_alert_unless_the_model_is_sure(book: AlertBook) -> None:
+    placeless = candidate(
+        "fr-politics",
+        event_type="coup",
+        title="Gouvernement renversé : la présidente de l'Assemblée se dit disponible",
+        countries=(),
+        probability=0.72,
+    )
+    decision = book.apply(placeless, now=NOW)
+    assert (decision.outcome, decision.alert) == ("held", None)
+    assert book.open_alert_ids("coup") == ()
+    sure = placeless.model_copy(
+        update={"article_id": "sure", "url": "https://news.example/sure", "probability": 0.95}
+    )
+    assert book.apply(sure, now=NOW).outcome == "opened"
+    # a placeless withdrawal or peacekeeping change still opens one (the UN cutting peacekeepers everywhere)
+    cut = candidate("un-cut", event_type="peacekeeping_change", countries=(), probability=0.7)
+    assert book.apply(cut, now=NOW).outcome == "opened"
+
+
+def test_a_placeless_coup_report_still_joins_an_open_coup_alert(book: AlertBook) -> None:
+    niger = candidate(
+        "ne-1", event_type="coup", title="Niger: soldiers detain President Bazoum", countries=("NE",)
+    )
+    opened = book.apply(niger, now=NOW)
+    follow = candidate(
+        "x-1",
+        event_type="coup",
+        title="Soldiers detain President Bazoum in Niamey, junta says",
+        countries=(),
+        probability=0.7,
+        published_at=T0 + timedelta(hours=2),
+    )
+    joined = book.apply(follow, now=NOW + timedelta(hours=2))
+    assert (joined.outcome, joined.alert_id) == ("updated", opened.alert_id)
