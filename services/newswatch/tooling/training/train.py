@@ -61,7 +61,7 @@ class TrainConfig:
     head_learning_rate: float = 2e-3
     batch_size: int = 16
     max_length: int = 128
-    seed: int = 14  # chosen on the validation split among seeds 13 and 14 (docs/classifier.md)
+    seed: int = 13
     calibration_fraction: float = 0.15
     ambiguous_weight: float = 0.5
     title_copy_weight: float = 0.3
